@@ -1,0 +1,53 @@
+"""tfhf: the Transformers TensorFlow API, TensorFlow/Keras-native.
+
+``from tfhf import TFAutoModelForSequenceClassification, AutoTokenizer`` works like the
+transformers 4.x TF API. Submodules load on first use so ``import tfhf`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    # models
+    "TFPreTrainedModel": "tfhf.models.base",
+    "TFAutoModel": "tfhf.models.auto",
+    "TFAutoModelForSequenceClassification": "tfhf.models.auto",
+    "TFAutoModelForTokenClassification": "tfhf.models.auto",
+    "TFAutoModelForQuestionAnswering": "tfhf.models.auto",
+    "TFAutoModelForMaskedLM": "tfhf.models.auto",
+    "TFAutoModelForCausalLM": "tfhf.models.auto",
+    # tokenizers and config
+    "AutoTokenizer": "tfhf.data.tokenizer",
+    "TFTokenizer": "tfhf.data.tokenizer",
+    "AutoConfig": "transformers",
+    # errors
+    "errors": "tfhf.errors",
+}
+
+
+def _family_classes():
+    from .models.registry import all_class_refs
+
+    return all_class_refs()
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = module if module.__name__.endswith(name) else getattr(module, name)
+    else:
+        refs = _family_classes()
+        if name not in refs:
+            raise AttributeError(f"module 'tfhf' has no attribute '{name}'")
+        from .models.registry import load_class
+
+        value = load_class(refs[name])
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_family_classes()))

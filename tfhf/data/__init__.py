@@ -1,0 +1,1 @@
+"""Tokenizers with return_tensors="tf", collators, datasets -> tf.data."""

@@ -1,0 +1,92 @@
+"""transformers tokenizers with ``return_tensors="tf"`` put back.
+
+transformers v5 dropped TensorFlow tensors. :class:`TFTokenizer` wraps a transformers
+tokenizer and changes nothing but that: calls that take ``return_tensors`` accept ``"tf"``
+(computed as numpy, then converted); every other attribute is the wrapped tokenizer's.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import ModelNotFoundError
+from ..hub.resolve import ModelSource
+
+_TENSOR_METHODS = ("__call__", "pad", "encode_plus", "batch_encode_plus", "encode",
+                   "apply_chat_template")
+
+
+def to_tf(obj):
+    """numpy arrays (possibly inside a BatchEncoding / dict / list) -> tf.Tensor."""
+    import numpy as np
+    import tensorflow as tf
+
+    if isinstance(obj, np.ndarray):
+        return tf.convert_to_tensor(obj)
+    if hasattr(obj, "data") and isinstance(getattr(obj, "data"), dict):  # BatchEncoding
+        for k, v in list(obj.data.items()):
+            obj.data[k] = to_tf(v)
+        return obj
+    if isinstance(obj, dict):
+        return type(obj)({k: to_tf(v) for k, v in obj.items()})
+    return obj
+
+
+class TFTokenizer:
+    """A transformers tokenizer whose methods accept ``return_tensors="tf"``."""
+
+    def __init__(self, tokenizer):
+        object.__setattr__(self, "tokenizer", tokenizer)
+
+    def _with_tf(self, method, args, kwargs):
+        if kwargs.get("return_tensors") == "tf":
+            kwargs["return_tensors"] = "np"
+            return to_tf(method(*args, **kwargs))
+        return method(*args, **kwargs)
+
+    def __call__(self, *args, **kwargs):
+        return self._with_tf(self.tokenizer, args, kwargs)
+
+    def __getattr__(self, name):
+        attr = getattr(self.tokenizer, name)
+        if name in _TENSOR_METHODS and callable(attr):
+            return lambda *a, **k: self._with_tf(attr, a, k)
+        return attr
+
+    def __setattr__(self, name, value):
+        setattr(self.tokenizer, name, value)
+
+    def __len__(self):
+        return len(self.tokenizer)
+
+    def __repr__(self):
+        return f"TFTokenizer({self.tokenizer!r})"
+
+    def __reduce__(self):
+        return (TFTokenizer, (self.tokenizer,))
+
+    def __dir__(self):
+        return sorted(set(dir(type(self)) | set(dir(self.tokenizer))))
+
+
+class AutoTokenizer:
+    """``AutoTokenizer.from_pretrained`` resolving files like the models do, wrapped for TF."""
+
+    def __init__(self):
+        raise EnvironmentError("Use AutoTokenizer.from_pretrained(...).")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        import transformers
+
+        path = os.fspath(pretrained_model_name_or_path)
+        if not os.path.isdir(path) and (path.startswith((".", "/", "~")) or path.count("/") > 1):
+            raise ModelNotFoundError(f"No tokenizer folder at '{path}'.")
+        try:
+            tok = transformers.AutoTokenizer.from_pretrained(path, *args, **kwargs)
+        except OSError as e:
+            source = ModelSource(path, local_files_only=kwargs.get("local_files_only", False))
+            raise ModelNotFoundError(
+                f"Cannot load a tokenizer from {source.describe()}: "
+                f"{str(e).splitlines()[0]}{source.offline_hint()}") from None
+        return TFTokenizer(tok)

@@ -1,0 +1,155 @@
+"""Turn a model name or path into local files, through huggingface_hub's cache.
+
+A local folder is used as it is. Anything else is a Hub repo id: files are fetched with
+``huggingface_hub.hf_hub_download`` (which honours ``HF_HUB_OFFLINE=1``, ``HF_HOME``,
+``cache_dir``, ``revision`` and ``token``), so a repo already in the cache loads without a
+network.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import ModelNotFoundError, WeightsNotFoundError
+
+# Weight files in the order they are preferred.
+SAFE_WEIGHTS = "model.safetensors"
+SAFE_INDEX = "model.safetensors.index.json"
+TF_WEIGHTS = "tf_model.h5"
+TF_INDEX = "tf_model.h5.index.json"
+PT_WEIGHTS = "pytorch_model.bin"
+PT_INDEX = "pytorch_model.bin.index.json"
+WEIGHT_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, PT_WEIGHTS, PT_INDEX)
+
+
+def hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+@dataclass
+class ModelSource:
+    """Where a model's files come from: a local folder or a Hub repo."""
+
+    name_or_path: str
+    revision: str | None = None
+    cache_dir: str | None = None
+    local_files_only: bool = False
+    token: str | bool | None = None
+    subfolder: str = ""
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def is_local(self) -> bool:
+        return os.path.isdir(self.name_or_path)
+
+    def describe(self) -> str:
+        if self.is_local:
+            return f"folder '{self.name_or_path}'"
+        rev = f" (revision '{self.revision}')" if self.revision else ""
+        return f"Hub repo '{self.name_or_path}'{rev}"
+
+    def get(self, filename: str, required: bool = True) -> str | None:
+        """Local path of ``filename``; ``None`` when it is absent and not required."""
+        if filename in self._cache:
+            path = self._cache[filename]
+        elif self.is_local:
+            path = os.path.join(self.name_or_path, self.subfolder, filename)
+            path = path if os.path.isfile(path) else None
+            self._cache[filename] = path
+        else:
+            path = self._download(filename)
+            self._cache[filename] = path
+        if path is None and required:
+            raise ModelNotFoundError(
+                f"{self.describe()} has no file '{filename}'. "
+                "Check the name, or pass the folder that holds the model's files."
+            )
+        return path
+
+    def _download(self, filename: str) -> str | None:
+        import huggingface_hub as hh
+        from huggingface_hub import errors as he
+
+        try:
+            return hh.hf_hub_download(
+                self.name_or_path,
+                filename,
+                subfolder=self.subfolder or None,
+                revision=self.revision,
+                cache_dir=self.cache_dir,
+                local_files_only=self.local_files_only,
+                token=self.token,
+            )
+        except he.HFValidationError as e:
+            raise ModelNotFoundError(
+                f"'{self.name_or_path}' is neither an existing local folder nor a valid Hub "
+                f"repo id ({e}). Pass a folder path or an id like 'org/name'."
+            ) from None
+        except he.RepositoryNotFoundError:
+            raise ModelNotFoundError(
+                f"{self.describe()} does not exist on the Hub (or is private: pass token=...)."
+                " For a local model, pass the path of an existing folder."
+            ) from None
+        except he.RevisionNotFoundError:
+            raise ModelNotFoundError(
+                f"{self.describe()}: revision '{self.revision}' does not exist."
+            ) from None
+        except he.EntryNotFoundError:
+            return None
+        except he.LocalEntryNotFoundError:
+            # Either offline (HF_HUB_OFFLINE=1 / local_files_only) or the Hub is unreachable,
+            # and the file is not in the cache. Absent files are only an error for the caller
+            # when nothing usable is cached at all (see ``require_any``).
+            return None
+
+    def offline_hint(self) -> str:
+        if self.is_local:
+            return ""
+        if hub_offline() or self.local_files_only:
+            return (" The Hub is switched off (HF_HUB_OFFLINE=1 or local_files_only=True) and "
+                    "these files are not in the cache"
+                    f"{' at ' + self.cache_dir if self.cache_dir else ''}: download them once "
+                    "with network access, or pass a local folder.")
+        return (" The files are not in the local cache and the Hub could not be reached: "
+                "check your network, or pass a local folder.")
+
+    def require_config(self) -> str:
+        path = self.get("config.json", required=False)
+        if path is None:
+            if not self.is_local and not os.path.exists(self.name_or_path) and (
+                self.name_or_path.startswith((".", "/", "~")) or os.sep + os.sep in self.name_or_path
+            ):
+                raise ModelNotFoundError(f"No folder at '{self.name_or_path}'.")
+            raise ModelNotFoundError(
+                f"Could not find config.json in {self.describe()}.{self.offline_hint()}"
+            )
+        return path
+
+    def find_weights(self, use_safetensors: bool | None = None) -> tuple[str, list[str]]:
+        """Return ``(kind, files)`` for the preferred weight format present.
+
+        kind is one of "safetensors", "h5", "pytorch".
+        """
+        from .safetensors_io import shard_files_from_index
+
+        candidates = []
+        if use_safetensors is not False:
+            candidates += [("safetensors", SAFE_WEIGHTS), ("safetensors-index", SAFE_INDEX)]
+        if not use_safetensors:
+            candidates += [("h5", TF_WEIGHTS), ("pytorch", PT_WEIGHTS), ("pytorch-index", PT_INDEX)]
+        for kind, name in candidates:
+            path = self.get(name, required=False)
+            if path is None:
+                continue
+            if kind.endswith("-index"):
+                shards = shard_files_from_index(path)
+                return kind[: -len("-index")], [self.get(s) for s in shards]
+            return kind, [path]
+        names = ", ".join(n for _, n in candidates)
+        raise WeightsNotFoundError(
+            f"{self.describe()} holds no weights tfhf can read (looked for {names})."
+            f"{self.offline_hint()}"
+        )

@@ -1,0 +1,114 @@
+"""Dense, embedding and normalization layers with HF-shaped weights.
+
+Weights are created in ``build`` from constructor arguments, so a model is complete before
+it sees data. Under a mixed policy the matmuls run in the compute dtype while normalization
+statistics are taken in float32.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from .._keras import add_weight, keras
+
+
+def normal_init(std):
+    return keras.initializers.TruncatedNormal(stddev=std)
+
+
+class Dense(keras.layers.Layer):
+    """``y = x @ kernel + bias`` with ``kernel`` of shape (in, out) (HF ``weight`` transposed)."""
+
+    def __init__(self, in_features, out_features, use_bias=True, init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.use_bias, self.init_std = use_bias, init_std
+
+    def build(self, input_shape=None):
+        self.kernel = add_weight(self, "kernel", (self.in_features, self.out_features),
+                                 normal_init(self.init_std))
+        self.bias = (add_weight(self, "bias", (self.out_features,), "zeros")
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, x):
+        x = tf.cast(x, self.compute_dtype)
+        y = tf.matmul(x, tf.cast(self.kernel, self.compute_dtype))
+        if self.bias is not None:
+            y = y + tf.cast(self.bias, self.compute_dtype)
+        return y
+
+    def get_config(self):
+        return {**super().get_config(), "in_features": self.in_features,
+                "out_features": self.out_features, "use_bias": self.use_bias,
+                "init_std": self.init_std}
+
+
+class Embedding(keras.layers.Layer):
+    """A lookup table of shape (num, dim). The table is never autocast as a whole."""
+
+    def __init__(self, num_embeddings, dim, init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.num_embeddings, self.dim, self.init_std = int(num_embeddings), int(dim), init_std
+
+    def build(self, input_shape=None):
+        self.embeddings = add_weight(self, "embeddings", (self.num_embeddings, self.dim),
+                                     normal_init(self.init_std), autocast=False)
+        self.built = True
+
+    def call(self, ids):
+        return tf.cast(tf.gather(self.embeddings, ids), self.compute_dtype)
+
+    def attend(self, x):
+        """Project hidden states onto the table (a tied output head): ``x @ table.T``."""
+        table = tf.cast(self.embeddings, self.compute_dtype)
+        return tf.matmul(tf.cast(x, self.compute_dtype), table, transpose_b=True)
+
+    def get_config(self):
+        return {**super().get_config(), "num_embeddings": self.num_embeddings,
+                "dim": self.dim, "init_std": self.init_std}
+
+
+class LayerNorm(keras.layers.Layer):
+    """Layer normalization over the last axis, statistics in float32 (HF ``weight``/``bias``)."""
+
+    def __init__(self, dim, eps=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.eps = int(dim), float(eps)
+
+    def build(self, input_shape=None):
+        self.weight = add_weight(self, "weight", (self.dim,), "ones", autocast=False)
+        self.bias = add_weight(self, "bias", (self.dim,), "zeros", autocast=False)
+        self.built = True
+
+    def call(self, x):
+        x32 = tf.cast(x, tf.float32)
+        mean, var = tf.nn.moments(x32, axes=[-1], keepdims=True)
+        y = (x32 - mean) * tf.math.rsqrt(var + self.eps)
+        y = y * tf.cast(self.weight, tf.float32) + tf.cast(self.bias, tf.float32)
+        return tf.cast(y, self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "eps": self.eps}
+
+
+class RMSNorm(keras.layers.Layer):
+    """Root-mean-square normalization; ``offset=1.0`` gives Gemma's ``(1 + weight)`` scale."""
+
+    def __init__(self, dim, eps=1e-6, offset=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.dim, self.eps, self.offset = int(dim), float(eps), float(offset)
+
+    def build(self, input_shape=None):
+        init = "zeros" if self.offset else "ones"
+        self.weight = add_weight(self, "weight", (self.dim,), init, autocast=False)
+        self.built = True
+
+    def call(self, x):
+        x32 = tf.cast(x, tf.float32)
+        y = x32 * tf.math.rsqrt(tf.reduce_mean(tf.square(x32), axis=-1, keepdims=True) + self.eps)
+        y = y * (self.offset + tf.cast(self.weight, tf.float32))
+        return tf.cast(y, self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "dim": self.dim, "eps": self.eps, "offset": self.offset}

@@ -1,0 +1,156 @@
+"""The post-LayerNorm transformer encoder shared by BERT, RoBERTa and DistilBERT.
+
+Families differ only in the names of their weights (their ``convert.py``), whether token
+types exist, and how position ids are derived; those are constructor flags here.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from .._keras import keras
+from .activations import get_activation
+from .attention import SelfAttention
+from .core import Dense, Embedding, LayerNorm
+
+
+class TextEmbeddings(keras.layers.Layer):
+    """Word + learned position (+ token type) embeddings, then LayerNorm and dropout.
+
+    ``position_offset`` selects RoBERTa's scheme: positions count only non-pad tokens and
+    start at ``padding_idx + 1``.
+    """
+
+    def __init__(self, vocab_size, hidden_size, max_positions, type_vocab_size=0,
+                 layer_norm_eps=1e-12, dropout=0.0, init_std=0.02, padding_idx=None,
+                 position_offset=False, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size, self.max_positions = vocab_size, max_positions
+        self.padding_idx, self.position_offset = padding_idx, position_offset
+        self.word_embeddings = Embedding(vocab_size, hidden_size, init_std, name="word_embeddings")
+        self.position_embeddings = Embedding(max_positions, hidden_size, init_std,
+                                             name="position_embeddings")
+        self.token_type_embeddings = (Embedding(type_vocab_size, hidden_size, init_std,
+                                                name="token_type_embeddings")
+                                      if type_vocab_size else None)
+        self.norm = LayerNorm(hidden_size, layer_norm_eps, name="LayerNorm")
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape=None):
+        for layer in (self.word_embeddings, self.position_embeddings,
+                      self.token_type_embeddings, self.norm):
+            if layer is not None:
+                layer.build(None)
+        self.built = True
+
+    def position_ids_for(self, input_ids, past_length=0):
+        if self.position_offset:
+            mask = tf.cast(tf.not_equal(input_ids, self.padding_idx), tf.int32)
+            return (tf.cumsum(mask, axis=1) + past_length) * mask + self.padding_idx
+        t = tf.shape(input_ids)[1]
+        return tf.range(past_length, past_length + t)[None, :]
+
+    def call(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+             training=False):
+        x = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        if position_ids is None:
+            if input_ids is None:
+                t = tf.shape(x)[1]
+                offset = self.padding_idx + 1 if self.position_offset else 0
+                position_ids = tf.range(offset, offset + t)[None, :]
+            else:
+                position_ids = self.position_ids_for(input_ids)
+        x = x + self.position_embeddings(position_ids)
+        if self.token_type_embeddings is not None:
+            if token_type_ids is None:
+                token_type_ids = tf.zeros(tf.shape(x)[:2], tf.int32)
+            x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.norm(x), training=training)
+
+
+class FeedForward(keras.layers.Layer):
+    """``down(act(up(x)))``."""
+
+    def __init__(self, hidden_size, intermediate_size, activation, init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.up = Dense(hidden_size, intermediate_size, init_std=init_std, name="up")
+        self.down = Dense(intermediate_size, hidden_size, init_std=init_std, name="down")
+        self.act = get_activation(activation)
+
+    def build(self, input_shape=None):
+        self.up.build(None)
+        self.down.build(None)
+        self.built = True
+
+    def call(self, x):
+        return self.down(self.act(self.up(x)))
+
+
+class EncoderBlock(keras.layers.Layer):
+    """``x = LN(x + Attn(x)); x = LN(x + FFN(x))`` (post-LayerNorm, as in BERT)."""
+
+    def __init__(self, hidden_size, num_heads, intermediate_size, activation="gelu",
+                 layer_norm_eps=1e-12, hidden_dropout=0.0, attention_dropout=0.0,
+                 init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = SelfAttention(hidden_size, num_heads, attention_dropout, init_std,
+                                       name="attention")
+        self.attention_norm = LayerNorm(hidden_size, layer_norm_eps, name="attention_norm")
+        self.ffn = FeedForward(hidden_size, intermediate_size, activation, init_std, name="ffn")
+        self.output_norm = LayerNorm(hidden_size, layer_norm_eps, name="output_norm")
+        self.dropout = keras.layers.Dropout(hidden_dropout)
+
+    def build(self, input_shape=None):
+        for layer in (self.attention, self.attention_norm, self.ffn, self.output_norm):
+            layer.build(None)
+        self.built = True
+
+    def call(self, x, bias=None, training=False):
+        a, probs = self.attention(x, bias=bias, training=training)
+        x = self.attention_norm(x + self.dropout(a, training=training))
+        h = self.ffn(x)
+        x = self.output_norm(x + self.dropout(h, training=training))
+        return x, probs
+
+
+class EncoderStack(keras.layers.Layer):
+    """A list of encoder blocks; collects hidden states and attentions on request."""
+
+    def __init__(self, num_layers, **block_kwargs):
+        name = block_kwargs.pop("name", None)
+        super().__init__(name=name)
+        self.blocks = [EncoderBlock(name=f"layer_{i}", **block_kwargs) for i in range(num_layers)]
+
+    def build(self, input_shape=None):
+        for b in self.blocks:
+            b.build(None)
+        self.built = True
+
+    def call(self, x, bias=None, output_hidden_states=False, output_attentions=False,
+             training=False):
+        hidden, attns = [], []
+        for block in self.blocks:
+            if output_hidden_states:
+                hidden.append(x)
+            x, probs = block(x, bias=bias, training=training)
+            if output_attentions:
+                attns.append(probs)
+        if output_hidden_states:
+            hidden.append(x)
+        return x, (tuple(hidden) if output_hidden_states else None), (
+            tuple(attns) if output_attentions else None)
+
+
+class Pooler(keras.layers.Layer):
+    """tanh(dense(first token))."""
+
+    def __init__(self, hidden_size, init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = Dense(hidden_size, hidden_size, init_std=init_std, name="dense")
+
+    def build(self, input_shape=None):
+        self.dense.build(None)
+        self.built = True
+
+    def call(self, x):
+        return tf.tanh(self.dense(x[:, 0]))

@@ -1,0 +1,52 @@
+"""TFAutoModel classes: pick the family class from ``config.model_type`` via the registry."""
+
+from __future__ import annotations
+
+from ..errors import InvalidInputError
+from ..hub.resolve import ModelSource
+from .base import _check_path_like, load_config
+from .registry import model_class_for
+
+
+class _TFAutoClass:
+    task: str = "base"
+
+    def __init__(self, *args, **kwargs):
+        raise EnvironmentError(f"{type(self).__name__} is designed to be instantiated with "
+                               f"{type(self).__name__}.from_pretrained(...) or .from_config(...).")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, config=None, **kwargs):
+        import os
+
+        if args:
+            raise InvalidInputError(f"{cls.__name__}.from_pretrained takes keyword arguments "
+                                    f"only after the path; got {args!r}.")
+        path = os.fspath(pretrained_model_name_or_path)
+        _check_path_like(path)
+        load_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
+        source = ModelSource(path, **{k: kwargs[k] for k in load_keys if k in kwargs})
+        if config is None:
+            config, _ = load_config(source)
+        elif isinstance(config, str):
+            config, _ = load_config(source, config)
+        model_cls = model_class_for(config.model_type, cls.task)
+        return model_cls.from_pretrained(path, config=config, **kwargs)
+
+    @classmethod
+    def from_config(cls, config, **kwargs):
+        return model_class_for(config.model_type, cls.task).from_config(config, **kwargs)
+
+
+def _auto(name, task):
+    return type(name, (_TFAutoClass,), {"task": task, "__module__": __name__})
+
+
+TFAutoModel = _auto("TFAutoModel", "base")
+TFAutoModelForSequenceClassification = _auto("TFAutoModelForSequenceClassification",
+                                             "sequence_classification")
+TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification",
+                                          "token_classification")
+TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering", "question_answering")
+TFAutoModelForMaskedLM = _auto("TFAutoModelForMaskedLM", "masked_lm")
+TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM", "causal_lm")

@@ -1,0 +1,303 @@
+"""TFPreTrainedModel: the Keras model every tfhf architecture derives from.
+
+It knows how to build itself from a transformers config (weights created in ``build``),
+load HF checkpoints (safetensors, sharded safetensors, legacy ``tf_model.h5``,
+``pytorch_model.bin`` through torch's safe loader) and save ``config.json`` +
+``model.safetensors`` that PyTorch transformers loads.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+
+from .. import _keras
+from .._keras import keras
+from ..errors import ConfigError, InvalidInputError, ModelNotFoundError, UnsupportedModelError
+from ..hub.resolve import ModelSource
+from . import weights as W
+
+
+def load_config(source: ModelSource, config=None, **config_kwargs):
+    """A transformers config from ``config`` (object, path, repo id) or the model's files."""
+    from transformers import AutoConfig, PretrainedConfig
+
+    if isinstance(config, PretrainedConfig):
+        config = copy.deepcopy(config)
+        unused = {}
+        for k, v in config_kwargs.items():
+            if hasattr(config, k) or k in ("num_labels", "id2label", "label2id"):
+                setattr(config, k, v)
+            else:
+                unused[k] = v
+        return config, unused
+    if isinstance(config, str):
+        source = ModelSource(config, revision=source.revision, cache_dir=source.cache_dir,
+                             local_files_only=source.local_files_only, token=source.token)
+    path = source.require_config()
+    try:
+        return AutoConfig.from_pretrained(os.path.dirname(path), return_unused_kwargs=True,
+                                          **config_kwargs)
+    except ValueError as e:
+        from .registry import supported_model_types
+
+        msg = str(e)
+        if "model_type" in msg or "Unrecognized model" in msg:
+            raise UnsupportedModelError(
+                f"{path}: {msg.splitlines()[0]} tfhf supports model_type "
+                f"{', '.join(supported_model_types())}.") from None
+        raise ConfigError(f"Invalid config '{path}': {msg}") from None
+    except (json.JSONDecodeError, OSError) as e:
+        raise ConfigError(f"Cannot read config '{path}': {e}") from None
+
+
+class TFPreTrainedModel(keras.Model):
+    """Base class of tfhf models. Subclasses set:
+
+    * ``config_class``: the transformers config class;
+    * ``base_model_prefix``: the HF prefix of the backbone (``"bert"``) and the attribute
+      that holds it;
+    * ``converter``: the family's convert module (``base_weights(config)``,
+      ``head_weights(task, config)``);
+    * ``hf_architecture``: the PyTorch class name written to ``config.architectures``;
+    * ``task``: the head (``None`` for the bare backbone).
+    """
+
+    config_class = None
+    base_model_prefix = ""
+    converter = None
+    hf_architecture = None
+    task = None
+    main_input_name = "input_ids"
+    # names of inputs ``call`` accepts besides labels; used to filter dataset columns
+    model_input_names = ("input_ids", "attention_mask")
+    tied_keys: tuple = ()
+
+    def __init__(self, config, *args, **kwargs):
+        name = kwargs.pop("name", None) or _snake(type(self).__name__)
+        super().__init__(name=name, **kwargs)
+        self.config = config
+
+    # ------------------------------------------------------------------ building
+    def build(self, input_shape=None):
+        for layer in self._direct_sublayers():
+            if not layer.built:
+                layer.build(None)
+        self.built = True
+
+    def _direct_sublayers(self):
+        seen = []
+        for v in vars(self).values():
+            if isinstance(v, keras.layers.Layer) and v is not self and v not in seen:
+                seen.append(v)
+        return seen
+
+    def build_weights(self):
+        """Create every variable from the config (no data needed)."""
+        if not self.built:
+            self.build(None)
+        return self
+
+    # ------------------------------------------------------------------ weights
+    def weight_table(self) -> dict:
+        """HF name (full, as this architecture saves it) -> attribute path."""
+        conv = self.converter
+        p = self.base_model_prefix
+        base = conv.base_weights(self.config, with_pooler=self._uses_pooler())
+        if self.task is None:
+            table = {k: f"{p}.{v}" for k, v in base.items()}
+        else:
+            table = {f"{p}.{k}": f"{p}.{v}" for k, v in base.items()}
+            table.update(conv.head_weights(self.task, self.config))
+        return table
+
+    def _uses_pooler(self):
+        return getattr(self, "uses_pooler", self.task is None)
+
+    def hf_state_dict(self):
+        """Weights under HF names in PyTorch layout (numpy)."""
+        self.build_weights()
+        return {name: W.to_hf_layout(path, W.resolve(self, path).numpy())
+                for name, path in self.weight_table().items()}
+
+    def load_hf_state(self, state, ignore_mismatched_sizes=False, source="checkpoint"):
+        self.build_weights()
+        info = W.load_state_into(self, self.weight_table(), state, prefix=self.base_model_prefix,
+                                 ignore_mismatched_sizes=ignore_mismatched_sizes, source=source,
+                                 tied_keys=self.tied_keys)
+        return info
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, config=None,
+                        cache_dir=None, revision=None, local_files_only=False, token=None,
+                        ignore_mismatched_sizes=False, dtype=None, use_safetensors=None,
+                        subfolder="", output_loading_info=False, from_pt=None, **kwargs):
+        """Load a model from a local folder or a Hub repo id.
+
+        ``dtype`` ("float32", "bfloat16", "float16", or a Keras policy name like
+        "mixed_bfloat16") sets the dtype policy of the model's layers; by default the global
+        Keras policy applies.
+        """
+        if model_args:
+            raise InvalidInputError("from_pretrained takes the model path and keyword arguments "
+                                    f"only; got extra positional arguments {model_args!r}.")
+        kwargs.pop("trust_remote_code", None)
+        kwargs.pop("from_tf", None)
+        path = os.fspath(pretrained_model_name_or_path)
+        source = ModelSource(path, revision=revision, cache_dir=cache_dir,
+                             local_files_only=local_files_only, token=token, subfolder=subfolder)
+        _check_path_like(path)
+        config, unused = load_config(source, config, **kwargs)
+        if unused:
+            raise InvalidInputError(
+                f"from_pretrained got unexpected keyword arguments {sorted(unused)}: they are "
+                "neither loading options nor attributes of the model's config.")
+        model_cls = cls._resolve_class(config)
+        with _keras.policy_scope(_policy_for(dtype)):
+            model = model_cls(config)
+            model.build_weights()
+        kind, files = source.find_weights(use_safetensors)
+        from ..hub.state import open_state
+
+        with open_state(kind, files) as state:
+            info = model.load_hf_state(state, ignore_mismatched_sizes, source=path)
+        W.report(info, type(model).__name__, path)
+        model._load_generation_config(source)
+        model.name_or_path = path
+        if output_loading_info:
+            return model, info
+        return model
+
+    @classmethod
+    def from_config(cls, config, dtype=None, **kwargs):
+        """A freshly initialized model (transformers' ``from_config``) or, given a Keras
+        ``get_config()`` dict, the Keras deserialization."""
+        from transformers import PretrainedConfig
+
+        if isinstance(config, dict) and "hf_config" in config:
+            from transformers import AutoConfig
+
+            hf = dict(config["hf_config"])
+            config = AutoConfig.for_model(hf.pop("model_type"), **hf)
+        if not isinstance(config, PretrainedConfig):
+            raise ConfigError("from_config needs a transformers PretrainedConfig.")
+        model_cls = cls._resolve_class(config)
+        with _keras.policy_scope(_policy_for(dtype)):
+            model = model_cls(config)
+            model.build_weights()
+        return model
+
+    @classmethod
+    def _resolve_class(cls, config):
+        if cls.config_class is not None and isinstance(config, cls.config_class):
+            return cls
+        if cls.config_class is not None:
+            raise UnsupportedModelError(
+                f"{cls.__name__} cannot load a checkpoint of model_type "
+                f"'{getattr(config, 'model_type', None)}'; use the matching class or a "
+                "TFAutoModel class.")
+        raise UnsupportedModelError(f"{cls.__name__} is abstract; use a TFAutoModel class.")
+
+    def _load_generation_config(self, source):
+        pass
+
+    def get_config(self):
+        return {"hf_config": self.config.to_dict(), "name": self.name}
+
+    # ------------------------------------------------------------------ saving
+    def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True,
+                        **kwargs):
+        """Write ``config.json`` and ``model.safetensors`` (sharded over ``max_shard_size``)."""
+        from ..hub.safetensors_io import save_sharded
+
+        save_directory = os.fspath(save_directory)
+        if os.path.isfile(save_directory):
+            raise InvalidInputError(f"save_pretrained: '{save_directory}' is a file; pass a "
+                                    "folder path.")
+        if not safe_serialization:
+            raise InvalidInputError("tfhf saves safetensors only (safe_serialization=False is "
+                                    "not supported).")
+        os.makedirs(save_directory, exist_ok=True)
+        tensors = self.hf_state_dict()
+        save_sharded(tensors, save_directory, max_shard_size, metadata={"format": "pt"})
+        config = copy.deepcopy(self.config)
+        if self.hf_architecture:
+            config.architectures = [self.hf_architecture]
+        var_dtypes = {a.dtype.name for a in tensors.values()}
+        if len(var_dtypes) == 1:
+            config.dtype = var_dtypes.pop()
+        write_text_atomic(os.path.join(save_directory, "config.json"),
+                          config.to_json_string(use_diff=True))
+        gen = getattr(self, "generation_config", None)
+        if gen is not None and hasattr(gen, "save_pretrained"):
+            gen.save_pretrained(save_directory)
+
+    # ------------------------------------------------------------------ inputs
+    @staticmethod
+    def _unpack(input_ids, kwargs):
+        """Accept ``model(dict)``, ``model([ids, mask])`` and keyword inputs alike."""
+        if isinstance(input_ids, dict) or (hasattr(input_ids, "keys")
+                                           and hasattr(input_ids, "__getitem__")
+                                           and not hasattr(input_ids, "shape")):
+            d = dict(input_ids)
+            input_ids = d.pop("input_ids", None)
+            for k, v in d.items():
+                if kwargs.get(k) is None:
+                    kwargs[k] = v
+        elif isinstance(input_ids, (list, tuple)) and input_ids and not isinstance(
+                input_ids[0], (int, list)):
+            seq = list(input_ids)
+            input_ids = seq[0]
+            for k, v in zip(("attention_mask", "token_type_ids"), seq[1:]):
+                kwargs.setdefault(k, v)
+        return input_ids, kwargs
+
+    @property
+    def dummy_inputs(self):
+        import tensorflow as tf
+
+        return {"input_ids": tf.constant([[0, 1, 2, 3]], tf.int32)}
+
+
+def _snake(name):
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _policy_for(dtype):
+    if dtype is None or dtype == "auto":
+        return None
+    name = getattr(dtype, "name", dtype)
+    allowed = ("float32", "float16", "bfloat16", "mixed_float16", "mixed_bfloat16")
+    if name not in allowed:
+        raise InvalidInputError(f"dtype={dtype!r} is not supported; use one of {allowed}.")
+    return name
+
+
+def _check_path_like(path):
+    looks_local = path.startswith((".", "/", "~")) or path.count("/") > 1
+    if looks_local and not os.path.exists(path):
+        raise ModelNotFoundError(
+            f"No folder at '{path}' (and it is not a Hub repo id of the form 'org/name'). "
+            "Check the path.")
+    if os.path.isfile(path):
+        raise ModelNotFoundError(
+            f"'{path}' is a file; from_pretrained takes the folder holding config.json and "
+            "the weights (for a GGUF file pass the folder and gguf_file=...).")
+
+
+def write_text_atomic(path, text):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

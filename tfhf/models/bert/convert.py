@@ -1,0 +1,63 @@
+"""BERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
+
+
+def base_weights(config, with_pooler=True):
+    t = {
+        "embeddings.word_embeddings.weight": "embeddings.word_embeddings.embeddings",
+        "embeddings.position_embeddings.weight": "embeddings.position_embeddings.embeddings",
+        "embeddings.token_type_embeddings.weight": "embeddings.token_type_embeddings.embeddings",
+        "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+        "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+    }
+    for i in range(config.num_hidden_layers):
+        hf, tf = f"encoder.layer.{i}.", f"encoder.blocks.{i}."
+        for name, path in [
+            ("attention.self.query", "attention.query"),
+            ("attention.self.key", "attention.key"),
+            ("attention.self.value", "attention.value"),
+            ("attention.output.dense", "attention.out"),
+            ("intermediate.dense", "ffn.up"),
+            ("output.dense", "ffn.down"),
+        ]:
+            t[f"{hf}{name}.weight"] = f"{tf}{path}.kernel"
+            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+        for name, path in [("attention.output.LayerNorm", "attention_norm"),
+                           ("output.LayerNorm", "output_norm")]:
+            t[f"{hf}{name}.weight"] = f"{tf}{path}.weight"
+            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+    if with_pooler:
+        t["pooler.dense.weight"] = "pooler.dense.kernel"
+        t["pooler.dense.bias"] = "pooler.dense.bias"
+    return t
+
+
+HEADS = {
+    "sequence_classification": {
+        "classifier.weight": "classifier.out.kernel",
+        "classifier.bias": "classifier.out.bias",
+    },
+    "token_classification": {
+        "classifier.weight": "classifier.out.kernel",
+        "classifier.bias": "classifier.out.bias",
+    },
+    "question_answering": {
+        "qa_outputs.weight": "qa_outputs.out.kernel",
+        "qa_outputs.bias": "qa_outputs.out.bias",
+    },
+    "masked_lm": {
+        "cls.predictions.transform.dense.weight": "mlm.dense.kernel",
+        "cls.predictions.transform.dense.bias": "mlm.dense.bias",
+        "cls.predictions.transform.LayerNorm.weight": "mlm.norm.weight",
+        "cls.predictions.transform.LayerNorm.bias": "mlm.norm.bias",
+        "cls.predictions.bias": "mlm.bias",
+    },
+}
+UNTIED_DECODER = {"cls.predictions.decoder.weight": "mlm.decoder.kernel"}
+TIED_KEYS = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
+
+
+def head_weights(task, config):
+    t = dict(HEADS[task])
+    if task == "masked_lm" and not getattr(config, "tie_word_embeddings", True):
+        t.update(UNTIED_DECODER)
+    return t

@@ -1,0 +1,50 @@
+"""BERT (Devlin et al., 2018): a post-LayerNorm transformer encoder with token types and a
+tanh pooler over [CLS]. The backbone is :class:`tfhf.models.encoder.EncoderMainLayer`."""
+
+from transformers import BertConfig
+
+from ..encoder import EncoderSpec
+from ..heads import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
+                     SequenceClassificationModel, TokenClassificationModel)
+from . import convert
+
+
+def bert_spec(config) -> EncoderSpec:
+    return EncoderSpec(
+        vocab_size=config.vocab_size, hidden_size=config.hidden_size,
+        num_layers=config.num_hidden_layers, num_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        max_positions=config.max_position_embeddings, activation=config.hidden_act,
+        type_vocab_size=config.type_vocab_size, layer_norm_eps=config.layer_norm_eps,
+        hidden_dropout=config.hidden_dropout_prob,
+        attention_dropout=config.attention_probs_dropout_prob,
+        init_std=config.initializer_range, pad_token_id=config.pad_token_id)
+
+
+class TFBertPreTrainedModel(EncoderPreTrainedModel):
+    config_class = BertConfig
+    base_model_prefix = "bert"
+    converter = convert
+    tied_keys = convert.TIED_KEYS
+    spec = staticmethod(bert_spec)
+
+
+class TFBertModel(BaseModel, TFBertPreTrainedModel):
+    hf_architecture = "BertModel"
+
+
+class TFBertForSequenceClassification(SequenceClassificationModel, TFBertPreTrainedModel):
+    hf_architecture = "BertForSequenceClassification"
+    uses_pooler = True
+
+
+class TFBertForTokenClassification(TokenClassificationModel, TFBertPreTrainedModel):
+    hf_architecture = "BertForTokenClassification"
+
+
+class TFBertForQuestionAnswering(QuestionAnsweringModel, TFBertPreTrainedModel):
+    hf_architecture = "BertForQuestionAnswering"
+
+
+class TFBertForMaskedLM(MaskedLMModel, TFBertPreTrainedModel):
+    hf_architecture = "BertForMaskedLM"

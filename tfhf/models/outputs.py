@@ -1,0 +1,105 @@
+"""Model outputs with attribute, key and index access, as transformers' ModelOutput.
+
+Fields set to ``None`` are left out of the mapping (so ``out.to_tuple()`` and ``out[0]``
+skip them), exactly like transformers. Outputs are nested structures for ``tf.nest`` and
+``keras.tree`` so they cross ``tf.function`` and ``predict`` boundaries.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+
+class ModelOutput(OrderedDict):
+    _fields: tuple = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        if args:
+            if len(args) != 1:
+                raise TypeError(f"{type(self).__name__} takes at most one positional argument")
+            kwargs = {**dict(args[0]), **kwargs}
+        unknown = set(kwargs) - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected fields {sorted(unknown)}")
+        for f in self._fields:
+            v = kwargs.get(f)
+            if v is not None:
+                OrderedDict.__setitem__(self, f, v)
+
+    def __getattr__(self, name):
+        fields = type(self)._fields
+        if name in fields:
+            return self.get(name)
+        raise AttributeError(f"{type(self).__name__} has no attribute '{name}'")
+
+    def __setattr__(self, name, value):
+        if name in self._fields:
+            if value is None:
+                self.pop(name, None)
+            else:
+                OrderedDict.__setitem__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def __getitem__(self, k):
+        if isinstance(k, (int, slice)):
+            return self.to_tuple()[k]
+        return super().__getitem__(k)
+
+    def to_tuple(self):
+        return tuple(self[k] for k in self.keys())
+
+    def __reduce__(self):
+        return (type(self), (list(self.items()),))
+
+
+def _output(name, *fields):
+    cls = type(name, (ModelOutput,), {"_fields": tuple(fields)})
+    cls.__module__ = __name__
+    return cls
+
+
+TFBaseModelOutput = _output("TFBaseModelOutput", "last_hidden_state", "hidden_states", "attentions")
+TFBaseModelOutputWithPooling = _output(
+    "TFBaseModelOutputWithPooling", "last_hidden_state", "pooler_output", "hidden_states",
+    "attentions")
+TFSequenceClassifierOutput = _output(
+    "TFSequenceClassifierOutput", "loss", "logits", "hidden_states", "attentions")
+TFTokenClassifierOutput = _output(
+    "TFTokenClassifierOutput", "loss", "logits", "hidden_states", "attentions")
+TFQuestionAnsweringModelOutput = _output(
+    "TFQuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", "hidden_states",
+    "attentions")
+TFMaskedLMOutput = _output("TFMaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
+TFCausalLMOutputWithPast = _output(
+    "TFCausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions")
+
+ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassifierOutput,
+               TFTokenClassifierOutput, TFQuestionAnsweringModelOutput, TFMaskedLMOutput,
+               TFCausalLMOutputWithPast]
+
+
+def _register_trees():
+    """Let keras.tree (optree) and tf.nest see outputs as mappings, not leaves."""
+    try:
+        import optree
+
+        for cls in ALL_OUTPUTS:
+            def flatten(o):
+                keys = tuple(o.keys())
+                return tuple(o[k] for k in keys), keys, keys
+
+            def unflatten(keys, children, cls=cls):
+                return cls(list(zip(keys, children)))
+
+            for ns in ("keras", ""):
+                try:
+                    optree.register_pytree_node(cls, flatten, unflatten, namespace=ns)
+                except (ValueError, TypeError):
+                    pass
+    except ImportError:  # pragma: no cover
+        pass
+
+
+_register_trees()

@@ -1,0 +1,135 @@
+"""Moving weights between HF-named state dicts (PyTorch layout) and tfhf variables.
+
+A family's ``convert.py`` gives a flat table ``HF name -> attribute path`` (for example
+``"encoder.layer.0.attention.self.query.weight" -> "encoder.blocks.0.attention.query.kernel"``).
+Paths are followed with ``getattr`` (digits index lists), so they do not depend on how Keras
+names variables. A path ending in ``.kernel`` is a dense kernel and is transposed, since
+PyTorch stores ``Linear.weight`` as (out, in).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..errors import CheckpointError, WeightShapeError
+
+logger = logging.getLogger("tfhf")
+
+# Keys that old checkpoints carry and that are never weights of the model.
+_IGNORED_SUFFIXES = ("position_ids", "num_batches_tracked")
+
+
+def resolve(obj, path: str):
+    for part in path.split("."):
+        obj = obj[int(part)] if part.isdigit() else getattr(obj, part)
+    return obj
+
+
+def to_hf_layout(path: str, array: np.ndarray) -> np.ndarray:
+    return array.T if path.endswith(".kernel") else array
+
+
+def from_hf_layout(path: str, array: np.ndarray) -> np.ndarray:
+    return array.T if path.endswith(".kernel") else array
+
+
+def normalize_legacy_name(name: str) -> str:
+    """Old checkpoints name LayerNorm parameters gamma/beta."""
+    if name.endswith(".gamma"):
+        return name[: -len(".gamma")] + ".weight"
+    if name.endswith(".beta"):
+        return name[: -len(".beta")] + ".bias"
+    return name
+
+
+class LoadingInfo(dict):
+    """``missing_keys``, ``unexpected_keys``, ``mismatched_keys`` as transformers reports them."""
+
+
+def match_prefix(checkpoint_keys, expected_keys, prefix):
+    """Map checkpoint names onto the model's names, adding or stripping the base prefix.
+
+    Returns ``{checkpoint_name: model_name}``. A head model loads a base checkpoint (keys
+    without ``prefix.``) and a base model loads a head checkpoint (keys with it).
+    """
+    expected = set(expected_keys)
+    dotted = prefix + "." if prefix else None
+    model_has_prefix = dotted is not None and any(k.startswith(dotted) for k in expected)
+    ckpt_has_prefix = dotted is not None and any(k.startswith(dotted) for k in checkpoint_keys)
+    mapping = {}
+    for key in checkpoint_keys:
+        name = normalize_legacy_name(key)
+        if dotted:
+            if model_has_prefix and not ckpt_has_prefix and (dotted + name) in expected:
+                name = dotted + name
+            elif not model_has_prefix and ckpt_has_prefix and name.startswith(dotted):
+                name = name[len(dotted):]
+        mapping[key] = name
+    return mapping
+
+
+def load_state_into(model, table, state, *, prefix, ignore_mismatched_sizes=False,
+                    source="checkpoint", tied_keys=()):
+    """Assign arrays from ``state`` (name -> numpy, PyTorch layout) to the variables of ``table``.
+
+    ``state`` may be a mapping or any object with ``keys()`` and ``get(name)``.
+    """
+    keys = list(state.keys())
+    mapping = match_prefix(keys, table.keys(), prefix)
+    loaded, unexpected, mismatched = set(), [], []
+    for ckpt_name, name in mapping.items():
+        entry = table.get(name)
+        if entry is None:
+            if name.endswith(_IGNORED_SUFFIXES) or name in tied_keys:
+                continue
+            unexpected.append(ckpt_name)
+            continue
+        var = resolve(model, entry)
+        try:
+            array = state[ckpt_name] if isinstance(state, dict) else state.get(ckpt_name)
+        except CheckpointError:
+            raise
+        array = from_hf_layout(entry, np.asarray(array))
+        expected_shape = tuple(var.shape)
+        if tuple(array.shape) != expected_shape:
+            if ignore_mismatched_sizes:
+                mismatched.append((ckpt_name, tuple(array.shape), expected_shape))
+                continue
+            hf_expected = to_hf_layout(entry, np.empty(expected_shape, np.int8)).shape
+            raise WeightShapeError(
+                f"Weight '{ckpt_name}' in {source} has shape {tuple(array.T.shape) if entry.endswith('.kernel') else tuple(array.shape)}"
+                f" but the model built from its config expects {tuple(hf_expected)}. "
+                "The config and the weights disagree; to load anyway and re-initialize the "
+                "mismatched weights (e.g. a classifier with a new number of labels), pass "
+                "ignore_mismatched_sizes=True."
+            )
+        var.assign(array.astype(var.dtype.name if hasattr(var.dtype, "name") else var.dtype))
+        loaded.add(name)
+    missing = [k for k in table if k not in loaded]
+    return LoadingInfo(missing_keys=missing, unexpected_keys=unexpected,
+                       mismatched_keys=mismatched)
+
+
+def report(info, model_name, source, warn_fresh_head=True):
+    if info["unexpected_keys"]:
+        logger.warning(
+            "Some weights of the model checkpoint at %s were not used when initializing %s: %s\n"
+            "- This is expected if you are initializing %s from a checkpoint of a model trained "
+            "on another task or with another architecture.",
+            source, model_name, info["unexpected_keys"], model_name)
+    if info["missing_keys"]:
+        logger.warning(
+            "Some weights of %s were not initialized from the model checkpoint at %s and are "
+            "newly initialized: %s\nYou should probably TRAIN this model on a down-stream task "
+            "to be able to use it for predictions and inference.",
+            model_name, source, info["missing_keys"])
+    if info["mismatched_keys"]:
+        lines = "\n".join(f"- {k}: found shape {a} in the checkpoint and {b} in the model "
+                          "instantiated" for k, a, b in info["mismatched_keys"])
+        logger.warning(
+            "Some weights of %s were not initialized from the model checkpoint at %s and are "
+            "newly initialized because the shapes did not match:\n%s\nYou should probably "
+            "TRAIN this model on a down-stream task to be able to use it for predictions and "
+            "inference.", model_name, source, lines)
