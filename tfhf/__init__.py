@@ -23,6 +23,14 @@ _LAZY = {
     "AutoTokenizer": "tfhf.data.tokenizer",
     "TFTokenizer": "tfhf.data.tokenizer",
     "AutoConfig": "transformers",
+    # data and training
+    "DataCollatorWithPadding": "tfhf.data.collators",
+    "DataCollatorForTokenClassification": "tfhf.data.collators",
+    "DataCollatorForLanguageModeling": "tfhf.data.collators",
+    "DefaultDataCollator": "tfhf.data.collators",
+    "create_optimizer": "tfhf.training.optimization",
+    "AdamWeightDecay": "tfhf.training.optimization",
+    "WarmUp": "tfhf.training.optimization",
     # errors
     "errors": "tfhf.errors",
 }

@@ -77,8 +77,9 @@ class LayerNorm(keras.layers.Layer):
         self.dim, self.eps = int(dim), float(eps)
 
     def build(self, input_shape=None):
-        self.weight = add_weight(self, "weight", (self.dim,), "ones", autocast=False)
-        self.bias = add_weight(self, "bias", (self.dim,), "zeros", autocast=False)
+        # named gamma/beta so optimizers' weight-decay exclusions recognise them
+        self.weight = add_weight(self, "gamma", (self.dim,), "ones", autocast=False)
+        self.bias = add_weight(self, "beta", (self.dim,), "zeros", autocast=False)
         self.built = True
 
     def call(self, x):
@@ -101,7 +102,7 @@ class RMSNorm(keras.layers.Layer):
 
     def build(self, input_shape=None):
         init = "zeros" if self.offset else "ones"
-        self.weight = add_weight(self, "weight", (self.dim,), init, autocast=False)
+        self.weight = add_weight(self, "gamma", (self.dim,), init, autocast=False)
         self.built = True
 
     def call(self, x):

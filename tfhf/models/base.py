@@ -17,6 +17,7 @@ from .. import _keras
 from .._keras import keras
 from ..errors import ConfigError, InvalidInputError, ModelNotFoundError, UnsupportedModelError
 from ..hub.resolve import ModelSource
+from ..training.keras_fit import KerasTrainingMixin
 from . import weights as W
 
 
@@ -53,7 +54,7 @@ def load_config(source: ModelSource, config=None, **config_kwargs):
         raise ConfigError(f"Cannot read config '{path}': {e}") from None
 
 
-class TFPreTrainedModel(keras.Model):
+class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
     """Base class of tfhf models. Subclasses set:
 
     * ``config_class``: the transformers config class;
@@ -79,6 +80,13 @@ class TFPreTrainedModel(keras.Model):
         name = kwargs.pop("name", None) or _snake(type(self).__name__)
         super().__init__(name=name, **kwargs)
         self.config = config
+
+    def __call__(self, *args, **kwargs):
+        # ``model(tokenizer(..., return_tensors="tf"))``: a BatchEncoding is a mapping but
+        # not a dict, which Keras 3 refuses as a positional input.
+        if args and not isinstance(args[0], dict) and _is_mapping(args[0]):
+            args = (dict(args[0].items()),) + args[1:]
+        return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ building
     def build(self, input_shape=None):
@@ -260,6 +268,13 @@ class TFPreTrainedModel(keras.Model):
         import tensorflow as tf
 
         return {"input_ids": tf.constant([[0, 1, 2, 3]], tf.int32)}
+
+
+def _is_mapping(x):
+    from collections.abc import Mapping
+
+    return isinstance(x, Mapping) or (hasattr(x, "keys") and hasattr(x, "__getitem__")
+                                       and not hasattr(x, "shape"))
 
 
 def _snake(name):

@@ -50,3 +50,8 @@ def question_answering_loss(start_positions, end_positions, start_logits, end_lo
     sp = tf.where(sp == n, -100, sp)
     ep = tf.where(ep == n, -100, ep)
     return (masked_sparse_ce(sp, start_logits) + masked_sparse_ce(ep, end_logits)) / 2.0
+
+
+def causal_lm_loss(labels, logits, ignore_index=-100):
+    """Next-token cross entropy: logits at t predict labels at t + 1."""
+    return masked_sparse_ce(labels[:, 1:], logits[:, :-1], ignore_index)
