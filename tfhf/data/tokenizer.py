@@ -14,6 +14,9 @@ from ..hub.resolve import ModelSource
 
 _TENSOR_METHODS = ("__call__", "pad", "encode_plus", "batch_encode_plus", "encode",
                    "apply_chat_template")
+# Files any transformers tokenizer folder holds at least one of.
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                    "tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
 
 
 def to_tf(obj):
@@ -48,6 +51,8 @@ class TFTokenizer:
         return self._with_tf(self.tokenizer, args, kwargs)
 
     def __getattr__(self, name):
+        if name == "tokenizer":  # not set yet (e.g. during copy or unpickling): no recursion
+            raise AttributeError(name)
         attr = getattr(self.tokenizer, name)
         if name in _TENSOR_METHODS and callable(attr):
             return lambda *a, **k: self._with_tf(attr, a, k)
@@ -66,7 +71,7 @@ class TFTokenizer:
         return (TFTokenizer, (self.tokenizer,))
 
     def __dir__(self):
-        return sorted(set(dir(type(self)) | set(dir(self.tokenizer))))
+        return sorted(set(dir(type(self))) | set(dir(self.tokenizer)))
 
 
 class AutoTokenizer:
@@ -82,6 +87,21 @@ class AutoTokenizer:
         path = os.fspath(pretrained_model_name_or_path)
         if not os.path.isdir(path) and (path.startswith((".", "/", "~")) or path.count("/") > 1):
             raise ModelNotFoundError(f"No tokenizer folder at '{path}'.")
+        gguf_file = kwargs.pop("gguf_file", None)
+        if gguf_file is not None:  # the vocabulary inside a GGUF file, built without torch
+            from ..hub.gguf import resolve_gguf_file
+            from ..hub.gguf_tokenizer import tokenizer_from_gguf
+
+            hub = {k: kwargs.pop(k) for k in ("revision", "cache_dir", "local_files_only",
+                                              "token", "subfolder") if k in kwargs}
+            return TFTokenizer(tokenizer_from_gguf(resolve_gguf_file(path, gguf_file, **hub),
+                                                   *args, **kwargs))
+        if os.path.isdir(path):
+            folder = os.path.join(path, kwargs.get("subfolder", "") or "")
+            if not any(os.path.isfile(os.path.join(folder, f)) for f in _TOKENIZER_FILES):
+                raise ModelNotFoundError(
+                    f"Folder '{folder}' holds no tokenizer files (looked for "
+                    f"{', '.join(_TOKENIZER_FILES)}). Pass the folder the tokenizer was saved to.")
         try:
             tok = transformers.AutoTokenizer.from_pretrained(path, *args, **kwargs)
         except OSError as e:

