@@ -87,12 +87,17 @@ class FeedForward(keras.layers.Layer):
 
 
 class EncoderBlock(keras.layers.Layer):
-    """``x = LN(x + Attn(x)); x = LN(x + FFN(x))`` (post-LayerNorm, as in BERT)."""
+    """``x = LN(x + Attn(x)); x = LN(x + FFN(x))`` (post-LayerNorm, as in BERT).
+
+    ``attention_output_dropout=False`` drops the dropout on the attention output
+    (DistilBERT applies dropout only after the feed-forward block).
+    """
 
     def __init__(self, hidden_size, num_heads, intermediate_size, activation="gelu",
                  layer_norm_eps=1e-12, hidden_dropout=0.0, attention_dropout=0.0,
-                 init_std=0.02, **kwargs):
+                 init_std=0.02, attention_output_dropout=True, **kwargs):
         super().__init__(**kwargs)
+        self.attention_output_dropout = attention_output_dropout
         self.attention = SelfAttention(hidden_size, num_heads, attention_dropout, init_std,
                                        name="attention")
         self.attention_norm = LayerNorm(hidden_size, layer_norm_eps, name="attention_norm")
@@ -107,7 +112,9 @@ class EncoderBlock(keras.layers.Layer):
 
     def call(self, x, bias=None, training=False):
         a, probs = self.attention(x, bias=bias, training=training)
-        x = self.attention_norm(x + self.dropout(a, training=training))
+        if self.attention_output_dropout:
+            a = self.dropout(a, training=training)
+        x = self.attention_norm(x + a)
         h = self.ffn(x)
         x = self.output_norm(x + self.dropout(h, training=training))
         return x, probs

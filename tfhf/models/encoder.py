@@ -31,6 +31,7 @@ class EncoderSpec:
     init_std: float = 0.02
     pad_token_id: int | None = 0
     roberta_positions: bool = False
+    attention_output_dropout: bool = True
 
 
 class EncoderMainLayer(keras.layers.Layer):
@@ -46,7 +47,8 @@ class EncoderMainLayer(keras.layers.Layer):
             spec.num_layers, hidden_size=spec.hidden_size, num_heads=spec.num_heads,
             intermediate_size=spec.intermediate_size, activation=spec.activation,
             layer_norm_eps=spec.layer_norm_eps, hidden_dropout=spec.hidden_dropout,
-            attention_dropout=spec.attention_dropout, init_std=spec.init_std, name="encoder")
+            attention_dropout=spec.attention_dropout, init_std=spec.init_std,
+            attention_output_dropout=spec.attention_output_dropout, name="encoder")
         self.pooler = Pooler(spec.hidden_size, spec.init_std, name="pooler") if with_pooler else None
 
     def build(self, input_shape=None):

@@ -20,12 +20,16 @@ from .encoder import EncoderMainLayer
 
 # ---------------------------------------------------------------------------- head layers
 class ClassificationHead(keras.layers.Layer):
-    """[dropout] -> [dense -> activation -> dropout] -> out, on the pooled output or first token."""
+    """[dropout] -> [dense -> activation -> dropout] -> out, on the pooled output or first token.
+
+    ``input_dropout=False`` skips the first dropout (DistilBERT's pre_classifier sees the
+    first token as is).
+    """
 
     def __init__(self, hidden_size, num_labels, dropout=0.1, inner_activation=None,
-                 use_pooled=False, init_std=0.02, **kwargs):
+                 use_pooled=False, init_std=0.02, input_dropout=True, **kwargs):
         super().__init__(**kwargs)
-        self.use_pooled = use_pooled
+        self.use_pooled, self.input_dropout = use_pooled, input_dropout
         self.dense = (Dense(hidden_size, hidden_size, init_std=init_std, name="dense")
                       if inner_activation else None)
         self.act = get_activation(inner_activation) if inner_activation else None
@@ -41,7 +45,9 @@ class ClassificationHead(keras.layers.Layer):
     def call(self, hidden, pooled=None, training=False):
         x = pooled if self.use_pooled else hidden[:, 0]
         if self.dense is not None:
-            x = self.act(self.dense(self.dropout(x, training=training)))
+            if self.input_dropout:
+                x = self.dropout(x, training=training)
+            x = self.act(self.dense(x))
         return self.out(self.dropout(x, training=training))
 
 
@@ -154,6 +160,9 @@ class BaseModel:
                                                              **inputs), ())
         x, pooled, hidden, attns = self._run_backbone(input_ids, inputs, output_hidden_states,
                                                       output_attentions, training)
+        if pooled is None:  # a backbone without pooler (DistilBERT)
+            return self._finish(O.TFBaseModelOutput(
+                last_hidden_state=x, hidden_states=hidden, attentions=attns), return_dict)
         return self._finish(O.TFBaseModelOutputWithPooling(
             last_hidden_state=x, pooler_output=pooled, hidden_states=hidden, attentions=attns),
             return_dict)
@@ -162,6 +171,7 @@ class BaseModel:
 class SequenceClassificationModel:
     task = "sequence_classification"
     classifier_activation = None  # e.g. "tanh" (RoBERTa) or "relu" (DistilBERT)
+    classifier_input_dropout = True  # dropout before the inner dense (False: DistilBERT)
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -169,7 +179,8 @@ class SequenceClassificationModel:
         self.classifier = ClassificationHead(
             spec.hidden_size, config.num_labels, dropout=self.classifier_dropout(config),
             inner_activation=self.classifier_activation, use_pooled=self.uses_pooler,
-            init_std=spec.init_std, name="classifier")
+            init_std=spec.init_std, input_dropout=self.classifier_input_dropout,
+            name="classifier")
 
     @staticmethod
     def classifier_dropout(config):
@@ -199,8 +210,10 @@ class TokenClassificationModel:
         super().__init__(config, **kwargs)
         spec = self.spec(config)
         self.classifier = TokenHead(spec.hidden_size, config.num_labels,
-                                    SequenceClassificationModel.classifier_dropout(config),
-                                    spec.init_std, name="classifier")
+                                    self.classifier_dropout(config), spec.init_std,
+                                    name="classifier")
+
+    classifier_dropout = staticmethod(SequenceClassificationModel.classifier_dropout)
 
     def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
              output_attentions=None, return_dict=None, training=False, **inputs):
@@ -265,7 +278,7 @@ class MaskedLMModel:
             input_ids, dict(attention_mask=attention_mask, labels=labels, **inputs), ("labels",))
         x, _, hidden, attns = self._run_backbone(input_ids, inputs, output_hidden_states,
                                                  output_attentions, training)
-        logits = tf.cast(self.mlm(x, self.get_input_embeddings()), tf.float32)
+        logits = tf.cast(self.mlm(x, embedding=self.get_input_embeddings()), tf.float32)
         loss = None if lab["labels"] is None else losses.masked_sparse_ce(lab["labels"], logits)
         return self._finish(O.TFMaskedLMOutput(
             loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)

@@ -1,0 +1,61 @@
+"""DistilBERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
+
+
+def base_weights(config, with_pooler=False):
+    t = {
+        "embeddings.word_embeddings.weight": "embeddings.word_embeddings.embeddings",
+        "embeddings.position_embeddings.weight": "embeddings.position_embeddings.embeddings",
+        "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+        "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+    }
+    for i in range(config.n_layers):
+        hf, tf = f"transformer.layer.{i}.", f"encoder.blocks.{i}."
+        for name, path in [
+            ("attention.q_lin", "attention.query"),
+            ("attention.k_lin", "attention.key"),
+            ("attention.v_lin", "attention.value"),
+            ("attention.out_lin", "attention.out"),
+            ("ffn.lin1", "ffn.up"),
+            ("ffn.lin2", "ffn.down"),
+        ]:
+            t[f"{hf}{name}.weight"] = f"{tf}{path}.kernel"
+            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+        for name, path in [("sa_layer_norm", "attention_norm"),
+                           ("output_layer_norm", "output_norm")]:
+            t[f"{hf}{name}.weight"] = f"{tf}{path}.weight"
+            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+    return t  # DistilBERT has no pooler
+
+
+HEADS = {
+    "sequence_classification": {
+        "pre_classifier.weight": "classifier.dense.kernel",
+        "pre_classifier.bias": "classifier.dense.bias",
+        "classifier.weight": "classifier.out.kernel",
+        "classifier.bias": "classifier.out.bias",
+    },
+    "token_classification": {
+        "classifier.weight": "classifier.out.kernel",
+        "classifier.bias": "classifier.out.bias",
+    },
+    "question_answering": {
+        "qa_outputs.weight": "qa_outputs.out.kernel",
+        "qa_outputs.bias": "qa_outputs.out.bias",
+    },
+    "masked_lm": {
+        "vocab_transform.weight": "mlm.dense.kernel",
+        "vocab_transform.bias": "mlm.dense.bias",
+        "vocab_layer_norm.weight": "mlm.norm.weight",
+        "vocab_layer_norm.bias": "mlm.norm.bias",
+        "vocab_projector.bias": "mlm.bias",  # the projector's own bias, never tied
+    },
+}
+UNTIED_DECODER = {"vocab_projector.weight": "mlm.decoder.kernel"}
+TIED_KEYS = ("vocab_projector.weight",)
+
+
+def head_weights(task, config):
+    t = dict(HEADS[task])
+    if task == "masked_lm" and not getattr(config, "tie_word_embeddings", True):
+        t.update(UNTIED_DECODER)
+    return t
