@@ -8,6 +8,7 @@ model on ``tf_keras``. Nothing else in tfhf imports ``keras`` or ``tf_keras`` di
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 
 LEGACY = os.environ.get("TF_USE_LEGACY_KERAS", "").strip().lower() in ("1", "true", "yes")
@@ -29,19 +30,55 @@ IS_KERAS_3 = not LEGACY and int(keras.__version__.split(".")[0]) >= 3
 KERAS_NAME = "tf_keras" if LEGACY else "keras"
 
 
+_DEFERRED = contextvars.ContextVar("tfhf_deferred_init", default=None)
+
+
+@contextlib.contextmanager
+def deferred_init():
+    """Create variables as zeros and remember their real initializers.
+
+    ``from_pretrained`` builds under this context because the checkpoint overwrites almost
+    every variable (random initialization of a large model costs more than loading it);
+    :func:`initialize_pending` then initializes the ones the checkpoint did not provide.
+    """
+    pending = {}
+    token = _DEFERRED.set(pending)
+    try:
+        yield pending
+    finally:
+        _DEFERRED.reset(token)
+
+
+def initialize_pending(pending, variables):
+    """Give ``variables`` (created under :func:`deferred_init`) their real initial values."""
+    for v in variables:
+        entry = pending.get(id(v))
+        if entry is not None:
+            var, init = entry
+            value = keras.initializers.get(init)(tuple(var.shape), dtype=var.dtype)
+            var.assign(value)
+
+
 def add_weight(layer, name, shape, initializer="zeros", dtype=None, trainable=True, autocast=True):
     """``layer.add_weight`` with the same keywords under Keras 3 and tf_keras.
 
     ``autocast=False`` keeps the variable in its storage dtype when read inside ``call``
     under a mixed policy (used for embedding tables, which are gathered then cast).
     """
+    pending = _DEFERRED.get()
+    real_init = initializer
+    if pending is not None and initializer not in ("zeros", "ones"):
+        initializer = "zeros"
     kwargs = dict(name=name, shape=tuple(int(d) for d in shape), initializer=initializer,
                   dtype=dtype, trainable=trainable)
     if IS_KERAS_3:
         kwargs["autocast"] = autocast
     else:
         kwargs["experimental_autocast"] = autocast
-    return layer.add_weight(**kwargs)
+    var = layer.add_weight(**kwargs)
+    if pending is not None and initializer != real_init:
+        pending[id(var)] = (var, real_init)
+    return var
 
 
 def global_policy_name() -> str:

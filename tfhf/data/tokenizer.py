@@ -20,11 +20,16 @@ _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voc
 
 
 def to_tf(obj):
-    """numpy arrays (possibly inside a BatchEncoding / dict / list) -> tf.Tensor."""
+    """numpy arrays (possibly inside a BatchEncoding / dict / list) -> tf.Tensor.
+
+    Integer arrays become int32, as transformers 4.x returned them for ``"tf"``.
+    """
     import numpy as np
     import tensorflow as tf
 
     if isinstance(obj, np.ndarray):
+        if obj.dtype == np.int64 and (obj.size == 0 or (obj.max() < 2**31 and obj.min() >= -2**31)):
+            obj = obj.astype(np.int32)
         return tf.convert_to_tensor(obj)
     if hasattr(obj, "data") and isinstance(getattr(obj, "data"), dict):  # BatchEncoding
         for k, v in list(obj.data.items()):
