@@ -323,14 +323,15 @@ def test_tfhf_save_pytorch_load(cases, family, task, tmp_path):
         np.testing.assert_array_equal(as_np(again(to_tf(c.inputs))[k]), as_np(v))
 
 
-@pytest.mark.parametrize("family", ["roberta", "distilbert"])
+@pytest.mark.parametrize("family", ["bert", "roberta", "distilbert"])
 def test_untied_lm_head_round_trip(family, tmp_path):
     torch.manual_seed(6)
     pt_model = pt_class(family, "masked_lm")(
         hf_config(family, tie_word_embeddings=False)).eval()
     with torch.no_grad():  # make every head weight matter and differ from its tied partner
         for name, p in pt_model.named_parameters():
-            if any(s in name for s in ("decoder", "projector", "lm_head.bias")):
+            if any(s in name for s in ("decoder", "projector", "lm_head.bias",
+                                       "predictions.bias")):
                 p.add_(torch.randn_like(p) * 0.5)
     pt_model.save_pretrained(tmp_path / "pt")
     model = tf_class(family, "masked_lm").from_pretrained(tmp_path / "pt")

@@ -272,6 +272,16 @@ class MaskedLMModel:
                                 tied=getattr(config, "tie_word_embeddings", True),
                                 init_std=spec.init_std, name="mlm")
 
+    def hf_state_dict(self):
+        state = super().hf_state_dict()
+        if not getattr(self.config, "tie_word_embeddings", True):
+            # An untied PyTorch head still has its (unused) tied-mode output bias; write it
+            # so that from_pretrained there reports no missing weight.
+            decoder_bias = [k for k in state if k.endswith("decoder.bias")]
+            for unused in self.tied_keys if decoder_bias else ():
+                state.setdefault(unused, state[decoder_bias[0]])
+        return state
+
     def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
              output_attentions=None, return_dict=None, training=False, **inputs):
         input_ids, inputs, lab = self._prepare(

@@ -91,23 +91,30 @@ def load_state_into(model, table, state, *, prefix, ignore_mismatched_sizes=Fals
             array = state[ckpt_name] if isinstance(state, dict) else state.get(ckpt_name)
         except CheckpointError:
             raise
-        array = from_hf_layout(entry, np.asarray(array))
-        expected_shape = tuple(var.shape)
-        if tuple(array.shape) != expected_shape:
+        array = np.asarray(array)
+        if array.dtype.kind not in "fiub":
+            raise CheckpointError(f"Weight '{ckpt_name}' in {source} has dtype {array.dtype}, "
+                                  "not a number type; the checkpoint is corrupt.")
+        # shapes are compared and reported in the checkpoint's (PyTorch) layout
+        hf_shape = tuple(array.shape)
+        hf_expected = tuple(var.shape)
+        if entry.endswith(".kernel"):
+            hf_expected = hf_expected[::-1]
+        if hf_shape != hf_expected:
             if ignore_mismatched_sizes:
-                mismatched.append((ckpt_name, tuple(array.shape), expected_shape))
+                mismatched.append((ckpt_name, hf_shape, hf_expected))
                 continue
-            hf_expected = to_hf_layout(entry, np.empty(expected_shape, np.int8)).shape
             raise WeightShapeError(
-                f"Weight '{ckpt_name}' in {source} has shape {tuple(array.T.shape) if entry.endswith('.kernel') else tuple(array.shape)}"
-                f" but the model built from its config expects {tuple(hf_expected)}. "
-                "The config and the weights disagree; to load anyway and re-initialize the "
-                "mismatched weights (e.g. a classifier with a new number of labels), pass "
-                "ignore_mismatched_sizes=True."
+                f"Weight '{ckpt_name}' in {source} has shape {hf_shape} but the model built "
+                f"from its config expects {hf_expected}. The config and the weights disagree; "
+                "to load anyway and re-initialize the mismatched weights (e.g. a classifier "
+                "with a new number of labels), pass ignore_mismatched_sizes=True."
             )
+        array = from_hf_layout(entry, array)
         var.assign(array.astype(var.dtype.name if hasattr(var.dtype, "name") else var.dtype))
         loaded.add(name)
-    missing = [k for k in table if k not in loaded]
+    reported = {mapping[k] for k, _, _ in mismatched}
+    missing = [k for k in table if k not in loaded and k not in reported]
     return LoadingInfo(missing_keys=missing, unexpected_keys=unexpected,
                        mismatched_keys=mismatched)
 
@@ -133,3 +140,24 @@ def report(info, model_name, source, warn_fresh_head=True):
             "newly initialized because the shapes did not match:\n%s\nYou should probably "
             "TRAIN this model on a down-stream task to be able to use it for predictions and "
             "inference.", model_name, source, lines)
+
+
+def masked_lm_head_names(heads, task, config, bias_key, decoder_prefix):
+    """Head table and skipped checkpoint names for BERT-style MLM heads.
+
+    Tied (the default): the decoder shares the word embeddings and ``bias_key`` is the output
+    bias; PyTorch saves neither ``decoder.weight`` nor ``decoder.bias``. Untied: the decoder
+    owns its weight and bias (the output bias comes from ``decoder.bias``) and ``bias_key``
+    is saved by PyTorch but unused.
+    Returns ``(table, skipped_keys)``.
+    """
+    table = dict(heads[task])
+    tied = getattr(config, "tie_word_embeddings", True)
+    if task != "masked_lm":
+        return table, ()
+    if tied:
+        return table, (f"{decoder_prefix}.weight", f"{decoder_prefix}.bias")
+    target = table.pop(bias_key)
+    table[f"{decoder_prefix}.weight"] = "mlm.decoder.kernel"
+    table[f"{decoder_prefix}.bias"] = target
+    return table, (bias_key,)

@@ -52,12 +52,18 @@ HEADS = {
         "cls.predictions.bias": "mlm.bias",
     },
 }
-UNTIED_DECODER = {"cls.predictions.decoder.weight": "mlm.decoder.kernel"}
-TIED_KEYS = ("cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
 
 
 def head_weights(task, config):
-    t = dict(HEADS[task])
-    if task == "masked_lm" and not getattr(config, "tie_word_embeddings", True):
-        t.update(UNTIED_DECODER)
-    return t
+    from ..weights import masked_lm_head_names
+
+    return masked_lm_head_names(HEADS, task, config, "cls.predictions.bias",
+                                "cls.predictions.decoder")[0]
+
+
+def tied_keys(config):
+    """Checkpoint names that are not separate weights of the tfhf model (skipped on load)."""
+    from ..weights import masked_lm_head_names
+
+    return masked_lm_head_names(HEADS, "masked_lm", config, "cls.predictions.bias",
+                                "cls.predictions.decoder")[1]

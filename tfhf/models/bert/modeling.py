@@ -25,7 +25,10 @@ class TFBertPreTrainedModel(EncoderPreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     converter = convert
-    tied_keys = convert.TIED_KEYS
+
+    @property
+    def tied_keys(self):
+        return convert.tied_keys(self.config)
     spec = staticmethod(bert_spec)
 
 

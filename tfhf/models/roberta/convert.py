@@ -30,30 +30,15 @@ HEADS = {
     },
 }
 
-# With tied embeddings PyTorch shares decoder.weight with the word embeddings and
-# decoder.bias with lm_head.bias, and saves neither.
-TIED_KEYS = ("lm_head.decoder.weight", "lm_head.decoder.bias")
-# With tie_word_embeddings=False the decoder owns its weight *and* bias; PyTorch's forward
-# then uses lm_head.decoder.bias and leaves lm_head.bias unused (still saved).
-UNTIED_DECODER = {
-    "lm_head.decoder.weight": "mlm.decoder.kernel",
-    "lm_head.decoder.bias": "mlm.bias",
-}
-UNTIED_UNUSED_KEYS = ("lm_head.bias",)
-
-
-def tied(config):
-    return getattr(config, "tie_word_embeddings", True)
-
 
 def head_weights(task, config):
-    t = dict(HEADS[task])
-    if task == "masked_lm" and not tied(config):
-        del t["lm_head.bias"]
-        t.update(UNTIED_DECODER)
-    return t
+    from ..weights import masked_lm_head_names
+
+    return masked_lm_head_names(HEADS, task, config, "lm_head.bias", "lm_head.decoder")[0]
 
 
 def tied_keys(config):
     """Checkpoint names that are not separate weights of the tfhf model (skipped on load)."""
-    return TIED_KEYS if tied(config) else UNTIED_UNUSED_KEYS
+    from ..weights import masked_lm_head_names
+
+    return masked_lm_head_names(HEADS, "masked_lm", config, "lm_head.bias", "lm_head.decoder")[1]

@@ -55,11 +55,3 @@ class TFRobertaForQuestionAnswering(QuestionAnsweringModel, TFRobertaPreTrainedM
 class TFRobertaForMaskedLM(MaskedLMModel, TFRobertaPreTrainedModel):
     hf_architecture = "RobertaForMaskedLM"
     mlm_activation = "gelu"  # RobertaLMHead calls gelu whatever hidden_act says
-
-    def hf_state_dict(self):
-        state = super().hf_state_dict()
-        if not convert.tied(self.config):
-            # PyTorch's untied head still has (an unused) lm_head.bias; write it so
-            # from_pretrained there reports no missing weight.
-            state["lm_head.bias"] = state["lm_head.decoder.bias"]
-        return state
