@@ -20,7 +20,7 @@ TF_WEIGHTS = "tf_model.h5"
 TF_INDEX = "tf_model.h5.index.json"
 PT_WEIGHTS = "pytorch_model.bin"
 PT_INDEX = "pytorch_model.bin.index.json"
-WEIGHT_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, PT_WEIGHTS, PT_INDEX)
+WEIGHT_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, TF_INDEX, PT_WEIGHTS, PT_INDEX)
 
 
 def hub_offline() -> bool:
@@ -47,9 +47,12 @@ class ModelSource:
 
     def describe(self) -> str:
         if self.is_local:
-            return f"folder '{self.name_or_path}'"
+            path = os.path.join(self.name_or_path, self.subfolder) if self.subfolder else \
+                self.name_or_path
+            return f"folder '{path}'"
         rev = f" (revision '{self.revision}')" if self.revision else ""
-        return f"Hub repo '{self.name_or_path}'{rev}"
+        sub = f" (subfolder '{self.subfolder}')" if self.subfolder else ""
+        return f"Hub repo '{self.name_or_path}'{rev}{sub}"
 
     def get(self, filename: str, required: bool = True) -> str | None:
         """Local path of ``filename``; ``None`` when it is absent and not required."""
@@ -123,8 +126,11 @@ class ModelSource:
                 self.name_or_path.startswith((".", "/", "~")) or os.sep + os.sep in self.name_or_path
             ):
                 raise ModelNotFoundError(f"No folder at '{self.name_or_path}'.")
+            also = ""
+            if not self.is_local and "/" not in self.name_or_path:
+                also = f" There is no local folder '{self.name_or_path}' either."
             raise ModelNotFoundError(
-                f"Could not find config.json in {self.describe()}.{self.offline_hint()}"
+                f"Could not find config.json in {self.describe()}.{also}{self.offline_hint()}"
             )
         return path
 
@@ -139,14 +145,23 @@ class ModelSource:
         if use_safetensors is not False:
             candidates += [("safetensors", SAFE_WEIGHTS), ("safetensors-index", SAFE_INDEX)]
         if not use_safetensors:
-            candidates += [("h5", TF_WEIGHTS), ("pytorch", PT_WEIGHTS), ("pytorch-index", PT_INDEX)]
+            candidates += [("h5", TF_WEIGHTS), ("h5-index", TF_INDEX), ("pytorch", PT_WEIGHTS),
+                           ("pytorch-index", PT_INDEX)]
         for kind, name in candidates:
             path = self.get(name, required=False)
             if path is None:
                 continue
             if kind.endswith("-index"):
-                shards = shard_files_from_index(path)
-                return kind[: -len("-index")], [self.get(s) for s in shards]
+                files = []
+                for shard in shard_files_from_index(path):
+                    shard_path = self.get(shard, required=False)
+                    if shard_path is None:
+                        raise WeightsNotFoundError(
+                            f"{self.describe()}: the index '{name}' names the shard '{shard}', "
+                            f"which is missing.{self.offline_hint()} Download or save the "
+                            "model again.")
+                    files.append(shard_path)
+                return kind[: -len("-index")], files
             return kind, [path]
         names = ", ".join(n for _, n in candidates)
         raise WeightsNotFoundError(

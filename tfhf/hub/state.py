@@ -1,11 +1,20 @@
-"""Open a checkpoint's weight files as one lazy ``name -> numpy array`` state."""
+"""Open a checkpoint's weight files as one lazy ``name -> numpy array`` state.
+
+Every state maps HF (PyTorch) weight names to arrays in PyTorch layout, whatever the file
+format: safetensors (PyTorch- or TF-format), ``pytorch_model.bin`` (only through torch's
+``weights_only`` loader) and legacy ``tf_model.h5``.
+"""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
 from ..errors import CheckpointError, MissingDependencyError
 from .safetensors_io import SafetensorsFile
+
+logger = logging.getLogger("tfhf")
 
 
 class SafetensorsState:
@@ -26,6 +35,10 @@ class SafetensorsState:
         except BaseException:
             self.close()
             raise
+
+    @property
+    def metadata(self):
+        return self._files[0].metadata if self._files else {}
 
     def keys(self):
         return list(self._where)
@@ -50,6 +63,48 @@ class SafetensorsState:
         self.close()
 
 
+class RenamedState:
+    """A state whose keys are TF weight names (TF-format safetensors), seen under HF names."""
+
+    def __init__(self, inner, source):
+        from .h5_legacy import tf_name_to_hf
+
+        self._inner = inner
+        self._names = {}
+        for key in inner.keys():
+            if "/" in key or key.endswith(":0"):
+                hf, transpose = tf_name_to_hf(key, has_model_level=False)
+            else:
+                hf, transpose = key, False
+            if hf in self._names:
+                raise CheckpointError(f"'{source}': weights '{self._names[hf][0]}' and '{key}' "
+                                      f"both map to '{hf}'.")
+            self._names[hf] = (key, transpose)
+
+    def keys(self):
+        return list(self._names)
+
+    def __contains__(self, k):
+        return k in self._names
+
+    def get(self, k):
+        key, transpose = self._names[k]
+        arr = self._inner.get(key)
+        return arr.T if transpose else arr
+
+    def __getitem__(self, k):
+        return self.get(k)
+
+    def close(self):
+        self._inner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class DictState(dict):
     def close(self):
         pass
@@ -59,6 +114,13 @@ class DictState(dict):
 
     def __exit__(self, *exc):
         pass
+
+
+def _merge(state, path, items):
+    for k, v in items:
+        if k in state:
+            raise CheckpointError(f"Weight '{k}' appears twice (again in '{path}').")
+        state[k] = v
 
 
 def load_pytorch_bin(files):
@@ -76,24 +138,62 @@ def load_pytorch_bin(files):
         try:
             sd = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many types for bad pickles
-            raise CheckpointError(f"Cannot read PyTorch checkpoint '{path}' safely "
-                                  f"(weights_only=True): {e}") from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CheckpointError(
+                f"Cannot read PyTorch checkpoint '{path}' safely (torch.load with "
+                f"weights_only=True refused it: {first[:300]}). tfhf never runs arbitrary "
+                "pickle code; if you trust the file, convert it to safetensors with PyTorch."
+            ) from None
+        if not isinstance(sd, dict):
+            raise CheckpointError(f"'{path}' holds a {type(sd).__name__}, not a state dict "
+                                  "(a mapping from weight names to tensors).")
+        items, skipped = [], []
         for k, v in sd.items():
-            if v.dtype == torch.bfloat16:
-                v = v.float()
-            state[k] = v.detach().cpu().numpy()
+            if not isinstance(k, str):
+                raise CheckpointError(f"'{path}' has a weight name {k!r} that is not a string.")
+            if not isinstance(v, torch.Tensor):
+                skipped.append(k)
+                continue
+            items.append((k, _tensor_to_numpy(v, k, path, torch)))
+        if skipped:
+            logger.warning("Entries of %s that are not tensors were ignored: %s", path, skipped)
+        _merge(state, path, items)
     return state
+
+
+def _tensor_to_numpy(v, name, path, torch):
+    try:
+        v = v.detach().cpu()
+        if v.dtype == torch.bfloat16:
+            return v.float().numpy()
+        try:
+            return v.numpy()
+        except TypeError:  # dtypes numpy lacks (float8, ...)
+            return v.float().numpy()
+    except Exception as e:
+        raise CheckpointError(f"'{path}': weight '{name}' cannot be converted to an array "
+                              f"({e}).") from None
 
 
 def open_state(kind, files, model_type=None):
     if kind == "safetensors":
-        return SafetensorsState(files)
+        state = SafetensorsState(files)
+        if state.metadata.get("format") == "tf":
+            try:
+                return RenamedState(state, files[0])
+            except BaseException:
+                state.close()
+                raise
+        return state
     if kind == "pytorch":
         return load_pytorch_bin(files)
     if kind == "h5":
         from .h5_legacy import load_tf_h5
 
-        return DictState(load_tf_h5(files[0]))
+        state = DictState()
+        for path in files:
+            _merge(state, path, load_tf_h5(path).items())
+        return state
     raise CheckpointError(f"Unknown weight format {kind!r}.")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 
 from .. import _keras
 from .._keras import keras
@@ -45,6 +44,12 @@ def load_config(source: ModelSource, config=None, **config_kwargs):
         from .registry import supported_model_types
 
         msg = str(e)
+        declared = _declared_model_type(path)
+        if declared is not None and declared not in _transformers_model_types():
+            raise UnsupportedModelError(
+                f"{path}: model_type '{declared}' is not a model type transformers or tfhf "
+                f"knows. tfhf supports model_type {', '.join(supported_model_types())}."
+            ) from None
         if "model_type" in msg or "Unrecognized model" in msg:
             raise UnsupportedModelError(
                 f"{path}: {msg.splitlines()[0]} tfhf supports model_type "
@@ -52,6 +57,23 @@ def load_config(source: ModelSource, config=None, **config_kwargs):
         raise ConfigError(f"Invalid config '{path}': {msg}") from None
     except (json.JSONDecodeError, OSError) as e:
         raise ConfigError(f"Cannot read config '{path}': {e}") from None
+
+
+def _declared_model_type(config_path):
+    """``model_type`` as written in a config.json, or None when it cannot be read."""
+    try:
+        with open(config_path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError, RecursionError):
+        return None
+    mt = data.get("model_type") if isinstance(data, dict) else None
+    return mt if isinstance(mt, str) else None
+
+
+def _transformers_model_types():
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    return CONFIG_MAPPING_NAMES
 
 
 class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
@@ -219,7 +241,7 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
     def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True,
                         **kwargs):
         """Write ``config.json`` and ``model.safetensors`` (sharded over ``max_shard_size``)."""
-        from ..hub.safetensors_io import save_sharded
+        from ..hub.safetensors_io import parse_size, save_sharded
 
         save_directory = os.fspath(save_directory)
         if os.path.isfile(save_directory):
@@ -228,17 +250,18 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         if not safe_serialization:
             raise InvalidInputError("tfhf saves safetensors only (safe_serialization=False is "
                                     "not supported).")
+        parse_size(max_shard_size)
         os.makedirs(save_directory, exist_ok=True)
         tensors = self.hf_state_dict()
-        save_sharded(tensors, save_directory, max_shard_size, metadata={"format": "pt"})
         config = copy.deepcopy(self.config)
         if self.hf_architecture:
             config.architectures = [self.hf_architecture]
         var_dtypes = {a.dtype.name for a in tensors.values()}
         if len(var_dtypes) == 1:
             config.dtype = var_dtypes.pop()
-        write_text_atomic(os.path.join(save_directory, "config.json"),
-                          config.to_json_string(use_diff=True))
+        # weights and config.json land together or not at all
+        save_sharded(tensors, save_directory, max_shard_size, metadata={"format": "pt"},
+                     extra_files={"config.json": config.to_json_string(use_diff=True)})
         gen = getattr(self, "generation_config", None)
         if gen is not None and hasattr(gen, "save_pretrained"):
             gen.save_pretrained(save_directory)
@@ -306,13 +329,8 @@ def _check_path_like(path):
 
 
 def write_text_atomic(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    from ..hub.safetensors_io import FolderTransaction
+
+    with FolderTransaction(os.path.dirname(os.path.abspath(path))) as tx:
+        tx.write_text(os.path.basename(path), text)
+        tx.commit()

@@ -102,7 +102,7 @@ def load_state_into(model, table, state, *, prefix, ignore_mismatched_sizes=Fals
             hf_expected = hf_expected[::-1]
         if hf_shape != hf_expected:
             if ignore_mismatched_sizes:
-                mismatched.append((ckpt_name, hf_shape, hf_expected))
+                mismatched.append((name, hf_shape, hf_expected))  # model name, as transformers
                 continue
             raise WeightShapeError(
                 f"Weight '{ckpt_name}' in {source} has shape {hf_shape} but the model built "
@@ -113,7 +113,7 @@ def load_state_into(model, table, state, *, prefix, ignore_mismatched_sizes=Fals
         array = from_hf_layout(entry, array)
         var.assign(array.astype(var.dtype.name if hasattr(var.dtype, "name") else var.dtype))
         loaded.add(name)
-    reported = {mapping[k] for k, _, _ in mismatched}
+    reported = {k for k, _, _ in mismatched}
     missing = [k for k in table if k not in loaded and k not in reported]
     return LoadingInfo(missing_keys=missing, unexpected_keys=unexpected,
                        mismatched_keys=mismatched)
