@@ -11,7 +11,6 @@ import pytest
 from _hub_helpers import MAX_POS, VOCAB, listing, make_pt, pt_logits, tf_logits
 
 import tfhf
-from tfhf import _keras
 from tfhf.errors import (InvalidInputError, ModelNotFoundError, UnsupportedModelError,
                          WeightShapeError, WeightsNotFoundError)
 from tfhf.hub import safetensors_io as sio
@@ -237,9 +236,6 @@ def test_attention_mask_shape_mismatch(seq_model):
         seq_model({"input_ids": ids, "attention_mask": tf.ones((2, 5), tf.int32)})
 
 
-@pytest.mark.xfail(_keras.LEGACY, strict=True, raises=AttributeError,
-                   reason="tfhf/models/encoder.py reads attention_mask.shape.rank before "
-                          "converting numpy masks to tensors (tf_keras does not convert them)")
 def test_numpy_attention_mask(seq_model, seq_dir, pt_seq):
     ids = np.ones((2, 7), np.int32)
     mask = np.ones((2, 7), np.int32)
@@ -248,6 +244,10 @@ def test_numpy_attention_mask(seq_model, seq_dir, pt_seq):
                                pt_logits(pt_seq, ids, mask), atol=1e-5)
     with pytest.raises(InvalidInputError, match=r"attention_mask has shape \(2, 5\)"):
         seq_model(ids, attention_mask=np.ones((2, 5), np.int32))
+    with pytest.raises(InvalidInputError, match="attention_mask must have shape"):
+        seq_model(ids, attention_mask=np.ones((7,), np.int32))
+    with pytest.raises(InvalidInputError, match="token_type_ids contains 5"):
+        seq_model(ids, token_type_ids=np.full((2, 7), 5, np.int32))
 
 
 # ---------------------------------------------------------------------------- saving

@@ -94,11 +94,25 @@ class EncoderMainLayer(keras.layers.Layer):
             shape = tf.shape(inputs_embeds)[:2]
         if attention_mask is None:
             attention_mask = tf.ones(shape, tf.int32)
-        elif input_ids is not None and attention_mask.shape.rank == 2 and (
-                input_ids.shape.is_fully_defined() and attention_mask.shape.is_fully_defined()
-                and tuple(attention_mask.shape) != tuple(input_ids.shape)):
-            raise InvalidInputError(f"attention_mask has shape {tuple(attention_mask.shape)} "
-                                    f"but input_ids has shape {tuple(input_ids.shape)}.")
+        else:
+            attention_mask = tf.convert_to_tensor(attention_mask)
+            if attention_mask.shape.rank is not None and attention_mask.shape.rank != 2:
+                raise InvalidInputError(f"attention_mask must have shape (batch, sequence); got "
+                                        f"{tuple(attention_mask.shape)}.")
+            if (input_ids is not None and input_ids.shape.is_fully_defined()
+                    and attention_mask.shape.is_fully_defined()
+                    and tuple(attention_mask.shape) != tuple(input_ids.shape)):
+                raise InvalidInputError(f"attention_mask has shape {tuple(attention_mask.shape)} "
+                                        f"but input_ids has shape {tuple(input_ids.shape)}.")
+        if token_type_ids is not None:
+            token_type_ids = tf.convert_to_tensor(token_type_ids)
+            n_types = self.spec.type_vocab_size
+            if tf.executing_eagerly() and token_type_ids.shape.num_elements():
+                top = int(tf.reduce_max(token_type_ids))
+                if top >= n_types or int(tf.reduce_min(token_type_ids)) < 0:
+                    raise InvalidInputError(
+                        f"token_type_ids contains {top}, outside [0, {n_types}) "
+                        f"(type_vocab_size={n_types}).")
         x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                             inputs_embeds=inputs_embeds, training=training)
         bias = attention_bias_from_mask(attention_mask)
