@@ -31,6 +31,11 @@ _LAZY = {
     "create_optimizer": "tfhf.training.optimization",
     "AdamWeightDecay": "tfhf.training.optimization",
     "WarmUp": "tfhf.training.optimization",
+    # generation
+    "GenerationConfig": "transformers",
+    "set_seed": "tfhf.generation",
+    "TextStreamer": "tfhf.generation",
+    "TextIteratorStreamer": "tfhf.generation",
     # errors
     "errors": "tfhf.errors",
 }
