@@ -27,7 +27,7 @@ class _TFAutoClass:
         load_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
         source = ModelSource(path, **{k: kwargs[k] for k in load_keys if k in kwargs})
         if config is None:
-            config, _ = load_config(source)
+            config, _ = load_config(source, gguf_file=kwargs.get("gguf_file"))
         elif isinstance(config, str):
             config, _ = load_config(source, config)
         model_cls = model_class_for(config.model_type, cls.task)

@@ -20,10 +20,16 @@ from ..training.keras_fit import KerasTrainingMixin
 from . import weights as W
 
 
-def load_config(source: ModelSource, config=None, **config_kwargs):
-    """A transformers config from ``config`` (object, path, repo id) or the model's files."""
+def load_config(source: ModelSource, config=None, gguf_file=None, **config_kwargs):
+    """A transformers config from ``config`` (object, path, repo id), the GGUF file's
+    metadata (with ``gguf_file``) or the model's files."""
     from transformers import AutoConfig, PretrainedConfig
 
+    if config is None and gguf_file is not None:
+        from ..hub.gguf import load_gguf
+
+        config, state = load_gguf(gguf_path(source, gguf_file))
+        state.close()
     if isinstance(config, PretrainedConfig):
         config = copy.deepcopy(config)
         unused = {}
@@ -164,12 +170,14 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, config=None,
                         cache_dir=None, revision=None, local_files_only=False, token=None,
                         ignore_mismatched_sizes=False, dtype=None, use_safetensors=None,
-                        subfolder="", output_loading_info=False, from_pt=None, **kwargs):
+                        subfolder="", output_loading_info=False, from_pt=None, gguf_file=None,
+                        **kwargs):
         """Load a model from a local folder or a Hub repo id.
 
         ``dtype`` ("float32", "bfloat16", "float16", or a Keras policy name like
         "mixed_bfloat16") sets the dtype policy of the model's layers; by default the global
-        Keras policy applies.
+        Keras policy applies. ``gguf_file`` (a file in the folder or repo, or an absolute
+        path) loads a GGUF checkpoint: config from its metadata, weights dequantized.
         """
         if model_args:
             raise InvalidInputError("from_pretrained takes the model path and keyword arguments "
@@ -180,7 +188,7 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         source = ModelSource(path, revision=revision, cache_dir=cache_dir,
                              local_files_only=local_files_only, token=token, subfolder=subfolder)
         _check_path_like(path)
-        config, unused = load_config(source, config, **kwargs)
+        config, unused = load_config(source, config, gguf_file=gguf_file, **kwargs)
         if unused:
             raise InvalidInputError(
                 f"from_pretrained got unexpected keyword arguments {sorted(unused)}: they are "
@@ -189,10 +197,7 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         with _keras.policy_scope(_policy_for(dtype)):
             model = model_cls(config)
             model.build_weights()
-        kind, files = source.find_weights(use_safetensors)
-        from ..hub.state import open_state
-
-        with open_state(kind, files) as state:
+        with cls._open_checkpoint(source, use_safetensors, gguf_file) as state:
             info = model.load_hf_state(state, ignore_mismatched_sizes, source=path)
         W.report(info, type(model).__name__, path)
         model._load_generation_config(source)
@@ -200,6 +205,18 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         if output_loading_info:
             return model, info
         return model
+
+    @classmethod
+    def _open_checkpoint(cls, source, use_safetensors=None, gguf_file=None):
+        """The weights as a lazy HF-name -> numpy state (``keys``/``get``/``close``)."""
+        if gguf_file is not None:
+            from ..hub.gguf import load_gguf
+
+            return load_gguf(gguf_path(source, gguf_file))[1]
+        from ..hub.state import open_state
+
+        kind, files = source.find_weights(use_safetensors)
+        return open_state(kind, files)
 
     @classmethod
     def from_config(cls, config, dtype=None, **kwargs):
@@ -314,6 +331,14 @@ def _policy_for(dtype):
     if name not in allowed:
         raise InvalidInputError(f"dtype={dtype!r} is not supported; use one of {allowed}.")
     return name
+
+
+def gguf_path(source: ModelSource, gguf_file) -> str:
+    """Local path of ``gguf_file``: an absolute path, or a file of the folder / Hub repo."""
+    gguf_file = os.fspath(gguf_file)
+    if os.path.isabs(gguf_file) and os.path.isfile(gguf_file):
+        return gguf_file
+    return source.get(gguf_file)
 
 
 def _check_path_like(path):

@@ -31,6 +31,26 @@ MODELS = {
         "question_answering": "distilbert.modeling:TFDistilBertForQuestionAnswering",
         "masked_lm": "distilbert.modeling:TFDistilBertForMaskedLM",
     },
+    "llama": {
+        "base": "llama.modeling:TFLlamaModel",
+        "causal_lm": "llama.modeling:TFLlamaForCausalLM",
+    },
+    "mistral": {
+        "base": "mistral.modeling:TFMistralModel",
+        "causal_lm": "mistral.modeling:TFMistralForCausalLM",
+    },
+    "qwen2": {
+        "base": "qwen2.modeling:TFQwen2Model",
+        "causal_lm": "qwen2.modeling:TFQwen2ForCausalLM",
+    },
+    "gemma3_text": {
+        "base": "gemma3.modeling:TFGemma3TextModel",
+        "causal_lm": "gemma3.modeling:TFGemma3ForCausalLM",
+    },
+    "gpt2": {
+        "base": "gpt2.modeling:TFGPT2Model",
+        "causal_lm": "gpt2.modeling:TFGPT2LMHeadModel",
+    },
 }
 
 
