@@ -114,6 +114,10 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         # not a dict, which Keras 3 refuses as a positional input.
         if args and not isinstance(args[0], dict) and _is_mapping(args[0]):
             args = (dict(args[0].items()),) + args[1:]
+        elif args and isinstance(args[0], list) and args[0] and isinstance(args[0][0], list):
+            import tensorflow as tf
+
+            args = (tf.constant(args[0]),) + args[1:]  # model([[1, 2, 3]]) as in tf_keras
         return super().__call__(*args, **kwargs)
 
     # ------------------------------------------------------------------ building
@@ -194,11 +198,17 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
                 f"from_pretrained got unexpected keyword arguments {sorted(unused)}: they are "
                 "neither loading options nor attributes of the model's config.")
         model_cls = cls._resolve_class(config)
-        with _keras.policy_scope(_policy_for(dtype)):
+        with _keras.policy_scope(_policy_for(dtype)), _keras.deferred_init() as pending:
             model = model_cls(config)
             model.build_weights()
         with cls._open_checkpoint(source, use_safetensors, gguf_file) as state:
             info = model.load_hf_state(state, ignore_mismatched_sizes, source=path)
+        # variables the checkpoint did not provide get their real (random) initial values
+        table = model.weight_table()
+        missing = set(info["missing_keys"]) | {k for k, _, _ in info["mismatched_keys"]}
+        loaded = {id(W.resolve(model, p)) for k, p in table.items() if k not in missing}
+        _keras.initialize_pending(pending, [v for v, _ in pending.values()
+                                            if id(v) not in loaded])
         W.report(info, type(model).__name__, path)
         model._load_generation_config(source)
         model.name_or_path = path
@@ -320,7 +330,9 @@ def _is_mapping(x):
 def _snake(name):
     import re
 
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+    # TFBertForSequenceClassification -> tf_bert_for_sequence_classification
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
 
 
 def _policy_for(dtype):
