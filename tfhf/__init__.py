@@ -31,6 +31,10 @@ _LAZY = {
     "create_optimizer": "tfhf.training.optimization",
     "AdamWeightDecay": "tfhf.training.optimization",
     "WarmUp": "tfhf.training.optimization",
+    # pipelines and Keras callbacks
+    "pipeline": "tfhf.pipelines",
+    "KerasMetricCallback": "tfhf.keras_callbacks",
+    "PushToHubCallback": "tfhf.keras_callbacks",
     # generation
     "GenerationConfig": "transformers",
     "set_seed": "tfhf.generation",

@@ -1,0 +1,168 @@
+"""``tfhf.pipeline(task, model=...)``: transformers' pipelines on tfhf models.
+
+Tasks: text-classification (alias sentiment-analysis), feature-extraction,
+token-classification (alias ner), question-answering and fill-mask, with transformers' output
+formats. ``model`` is a folder / Hub repo id (loaded with the task's TFAutoModelFor* class and
+:class:`tfhf.AutoTokenizer`) or a tfhf model object; without it the task's default checkpoint
+(the one transformers used) is loaded from the Hub or its cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from ..errors import InvalidInputError, ModelNotFoundError
+from .base import Pipeline
+
+logger = logging.getLogger("tfhf")
+
+# task -> (module, class, TFAutoModel class, (default checkpoint, revision)); the defaults are
+# transformers' (question-answering from transformers 4.x, which was the last to have it)
+SUPPORTED_TASKS = {
+    "text-classification": ("text_classification", "TextClassificationPipeline",
+                            "TFAutoModelForSequenceClassification",
+                            ("distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+                             "714eb0f")),
+    "feature-extraction": ("feature_extraction", "FeatureExtractionPipeline", "TFAutoModel",
+                           ("distilbert/distilbert-base-cased", "6ea8117")),
+    "token-classification": ("token_classification", "TokenClassificationPipeline",
+                             "TFAutoModelForTokenClassification",
+                             ("dbmdz/bert-large-cased-finetuned-conll03-english", "4c53496")),
+    "question-answering": ("question_answering", "QuestionAnsweringPipeline",
+                           "TFAutoModelForQuestionAnswering",
+                           ("distilbert/distilbert-base-cased-distilled-squad", "564e9b5")),
+    "fill-mask": ("fill_mask", "FillMaskPipeline", "TFAutoModelForMaskedLM",
+                  ("distilbert/distilroberta-base", "fb53ab8")),
+}
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+
+_LOAD_KEYS = ("cache_dir", "local_files_only", "subfolder")
+
+
+def supported_tasks():
+    return sorted(set(SUPPORTED_TASKS) | set(TASK_ALIASES))
+
+
+def check_task(task):
+    """``task`` (or an alias) -> its canonical name; unknown tasks raise InvalidInputError."""
+    name = TASK_ALIASES.get(task, task) if isinstance(task, str) else None
+    if name not in SUPPORTED_TASKS:
+        raise InvalidInputError(
+            f"Unknown task {task!r}. tfhf pipelines support: {', '.join(supported_tasks())}.")
+    return name
+
+
+def task_class(task):
+    """The pipeline class of ``task`` (or an alias)."""
+    import importlib
+
+    module, cls, _, _ = SUPPORTED_TASKS[check_task(task)]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+
+
+def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, revision=None,
+             token=None, use_fast=True, device=None, dtype=None, model_kwargs=None,
+             framework=None, trust_remote_code=None, pipeline_class=None, **kwargs):
+    """Build the pipeline for ``task`` (transformers' ``pipeline`` on tfhf models).
+
+    ``model``: a folder or Hub repo id, or a tfhf model. ``tokenizer``: a folder / repo id
+    (default: the model's), a transformers or tfhf tokenizer, or ``(name, kwargs)``.
+    ``config``: a config (object, folder or repo id) for the model. ``batch_size``: how many
+    inputs (or QA windows) run through the model at once. ``revision``, ``token``,
+    ``model_kwargs`` (e.g. ``{"local_files_only": True}``) and ``dtype`` go to
+    ``from_pretrained``; ``device`` (-1, 0, "cpu", "cuda:0", "/GPU:0") places the model calls.
+    Other keywords are task options (``top_k``, ``aggregation_strategy``,
+    ``function_to_apply``, ``handle_impossible_answer``...) that every call then uses.
+    """
+    import importlib
+
+    from ..data.tokenizer import AutoTokenizer, TFTokenizer
+    from ..models import auto
+
+    if framework not in (None, "tf"):
+        raise InvalidInputError(f"framework={framework!r}: tfhf pipelines run TensorFlow models "
+                                "only (framework='tf' or None).")
+    name = check_task(task)
+    module, cls_name, auto_name, (default_model, default_revision) = SUPPORTED_TASKS[name]
+    cls = pipeline_class or getattr(importlib.import_module(f"{__name__}.{module}"), cls_name)
+    model_kwargs = dict(model_kwargs or {})
+    hub = {k: v for k, v in (("revision", revision), ("token", token)) if v is not None}
+    hub.update({k: model_kwargs.pop(k) for k in _LOAD_KEYS if k in model_kwargs})
+
+    if model is None and tokenizer is not None:
+        raise InvalidInputError("A tokenizer was given without a model: pass the model too "
+                                "(a tokenizer alone cannot choose the weights).")
+    if model is None and config is not None:
+        raise InvalidInputError("A config was given without a model: pass the model too.")
+    using_default = model is None
+    if using_default:
+        model = default_model
+        hub.setdefault("revision", default_revision)
+        logger.warning("No model was supplied, defaulted to %s and revision %s. Using a "
+                       "pipeline without specifying a model name and revision in production "
+                       "is not recommended.", default_model, default_revision)
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+
+    model_name = model if isinstance(model, str) else None
+    if isinstance(model, str):
+        auto_cls = getattr(auto, auto_name)
+        load = dict(hub, **model_kwargs)
+        if dtype is not None:
+            load["dtype"] = dtype
+        if config is not None:
+            load["config"] = os.fspath(config) if isinstance(config, os.PathLike) else config
+        try:
+            model = auto_cls.from_pretrained(model, **load)
+        except ModelNotFoundError as e:
+            if not using_default:
+                raise
+            raise ModelNotFoundError(
+                f"No model was given for the '{task}' pipeline and its default "
+                f"'{default_model}' (revision {default_revision}) could not be loaded: {e} "
+                "Pass model=<folder or repo id> to use another model.") from None
+    else:
+        _check_model(model, cls, name)
+
+    if tokenizer is None:
+        tokenizer = model_name or (config if isinstance(config, str) else None) \
+            or getattr(model, "name_or_path", None) \
+            or getattr(getattr(model, "config", None), "_name_or_path", None) or None
+        if not tokenizer:
+            raise InvalidInputError(
+                "Cannot tell which tokenizer to use: the model object has no name_or_path. "
+                "Pass tokenizer=<folder, repo id or tokenizer object>.")
+    if isinstance(tokenizer, (str, os.PathLike, tuple)):
+        if isinstance(tokenizer, tuple):
+            tok_name, tok_kwargs = tokenizer[0], dict(tokenizer[1])
+        else:
+            tok_name, tok_kwargs = os.fspath(tokenizer), {}
+        tok_kwargs = {**{k: v for k, v in hub.items() if k != "subfolder"},
+                      "use_fast": use_fast, **tok_kwargs}
+        tokenizer = AutoTokenizer.from_pretrained(tok_name, **tok_kwargs)
+    elif not isinstance(tokenizer, TFTokenizer):
+        tokenizer = TFTokenizer(tokenizer)
+    return cls(model=model, tokenizer=tokenizer, batch_size=batch_size, task=task,
+               device=device, **kwargs)
+
+
+def _check_model(model, cls, task):
+    from ..models.base import TFPreTrainedModel
+
+    if not isinstance(model, TFPreTrainedModel):
+        raise InvalidInputError(
+            f"model must be a folder, a Hub repo id or a tfhf model, got "
+            f"{type(model).__module__}.{type(model).__name__}. (PyTorch models are not "
+            "supported: load the checkpoint with tfhf.)")
+    wanted = cls.model_task
+    have = getattr(model, "task", None) or "base"
+    if wanted != "base" and have != wanted:
+        raise InvalidInputError(
+            f"The '{task}' pipeline needs a model with a {wanted} head (a "
+            f"{SUPPORTED_TASKS[task][2]} model); {type(model).__name__} has "
+            f"{'no head' if have == 'base' else 'a ' + have + ' head'}.")
+
+
+__all__ = ["SUPPORTED_TASKS", "TASK_ALIASES", "Pipeline", "check_task", "pipeline",
+           "supported_tasks", "task_class"]
