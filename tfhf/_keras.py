@@ -111,3 +111,16 @@ def variable_value(v):
 
 def assign(v, value):
     v.assign(value)
+
+
+def track_layers(owner, prefix, layers):
+    """Hold ``layers`` in a list *and* as attributes ``<prefix>_<i>`` of ``owner``.
+
+    Keras 3 keeps lists of layers in its own tracked list, which ``tf.train.Checkpoint``
+    (and everything built on it) does not see; attributes are seen by both Keras flavours
+    and by TensorFlow's checkpointing. Returns the list.
+    """
+    layers = list(layers)
+    for i, layer in enumerate(layers):
+        setattr(owner, f"{prefix}_{i}", layer)
+    return layers

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .._keras import keras
+from .._keras import keras, track_layers
 from .activations import get_activation
 from .attention import SelfAttention
 from .core import Dense, Embedding, LayerNorm
@@ -126,7 +126,8 @@ class EncoderStack(keras.layers.Layer):
     def __init__(self, num_layers, **block_kwargs):
         name = block_kwargs.pop("name", None)
         super().__init__(name=name)
-        self.blocks = [EncoderBlock(name=f"layer_{i}", **block_kwargs) for i in range(num_layers)]
+        self.blocks = track_layers(self, "layer", [EncoderBlock(name=f"layer_{i}", **block_kwargs)
+                                                   for i in range(num_layers)])
 
     def build(self, input_shape=None):
         for b in self.blocks:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .._keras import keras
+from .._keras import keras, track_layers
 from ..errors import InvalidInputError, TfhfError
 from ..layers.core import Dense, Embedding
 from ..layers.decoder import DecoderBlock, DecoderSpec, causal_bias, make_norm
@@ -48,7 +48,8 @@ class DecoderMainLayer(keras.layers.Layer):
                                 if spec.learned_positions else None)
         self.embed_dropout = (keras.layers.Dropout(spec.embedding_dropout)
                               if spec.embedding_dropout else None)
-        self.blocks = [DecoderBlock(spec, i, name=f"block_{i}") for i in range(spec.num_layers)]
+        self.blocks = track_layers(self, "block", [DecoderBlock(spec, i, name=f"block_{i}")
+                                                   for i in range(spec.num_layers)])
         self.norm = make_norm(spec, name="norm")
         # one rotary table per distinct rope setting (Gemma 3: local and global layers)
         self._rotary = {}
