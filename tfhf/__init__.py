@@ -19,6 +19,7 @@ _LAZY = {
     "TFAutoModelForQuestionAnswering": "tfhf.models.auto",
     "TFAutoModelForMaskedLM": "tfhf.models.auto",
     "TFAutoModelForCausalLM": "tfhf.models.auto",
+    "TFAutoModelForSeq2SeqLM": "tfhf.models.auto",
     # tokenizers and config
     "AutoTokenizer": "tfhf.data.tokenizer",
     "TFTokenizer": "tfhf.data.tokenizer",

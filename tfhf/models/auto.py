@@ -50,3 +50,4 @@ TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification",
 TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering", "question_answering")
 TFAutoModelForMaskedLM = _auto("TFAutoModelForMaskedLM", "masked_lm")
 TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM", "causal_lm")
+TFAutoModelForSeq2SeqLM = _auto("TFAutoModelForSeq2SeqLM", "seq2seq_lm")

@@ -74,10 +74,17 @@ TFQuestionAnsweringModelOutput = _output(
 TFMaskedLMOutput = _output("TFMaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
 TFCausalLMOutputWithPast = _output(
     "TFCausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions")
+_SEQ2SEQ = ("past_key_values", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
+            "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
+TFSeq2SeqModelOutput = _output("TFSeq2SeqModelOutput", "last_hidden_state", *_SEQ2SEQ)
+TFSeq2SeqLMOutput = _output("TFSeq2SeqLMOutput", "loss", "logits", *_SEQ2SEQ)
+TFSeq2SeqSequenceClassifierOutput = _output("TFSeq2SeqSequenceClassifierOutput", "loss", "logits",
+                                            *_SEQ2SEQ)
 
 ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassifierOutput,
                TFTokenClassifierOutput, TFQuestionAnsweringModelOutput, TFMaskedLMOutput,
-               TFCausalLMOutputWithPast]
+               TFCausalLMOutputWithPast, TFSeq2SeqModelOutput, TFSeq2SeqLMOutput,
+               TFSeq2SeqSequenceClassifierOutput]
 
 
 def _register_trees():

@@ -7,7 +7,7 @@ import importlib
 from ..errors import UnsupportedModelError
 
 TASKS = ("base", "sequence_classification", "token_classification", "question_answering",
-         "masked_lm", "causal_lm")
+         "masked_lm", "causal_lm", "seq2seq_lm")
 
 MODELS = {
     "bert": {
@@ -50,6 +50,20 @@ MODELS = {
     "gpt2": {
         "base": "gpt2.modeling:TFGPT2Model",
         "causal_lm": "gpt2.modeling:TFGPT2LMHeadModel",
+    },
+    "t5": {
+        "base": "t5.modeling:TFT5Model",
+        "seq2seq_lm": "t5.modeling:TFT5ForConditionalGeneration",
+        "encoder": "t5.modeling:TFT5EncoderModel",
+    },
+    "bart": {
+        "base": "bart.modeling:TFBartModel",
+        "seq2seq_lm": "bart.modeling:TFBartForConditionalGeneration",
+        "sequence_classification": "bart.modeling:TFBartForSequenceClassification",
+    },
+    "m2m_100": {
+        "base": "m2m_100.modeling:TFM2M100Model",
+        "seq2seq_lm": "m2m_100.modeling:TFM2M100ForConditionalGeneration",
     },
 }
 

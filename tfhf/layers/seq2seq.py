@@ -1,0 +1,359 @@
+"""Blocks of encoder-decoder transformers (T5, BART, M2M100/NLLB, Whisper).
+
+A :class:`Seq2SeqSpec` says which parts a family uses: pre- or post-LayerNorm, T5's RMS
+norm, learned / sinusoidal / relative (T5) positions, gated or plain feed-forward, biases,
+query scaling and embedding scaling. One :class:`Seq2SeqStack` is an encoder or a decoder;
+a decoder layer adds cross-attention over the encoder's states.
+
+Layouts follow the decoder-only cache contract (docs/generation-design.md, section
+"Encoder-decoder"): keys and values are (batch, heads, length, head_dim); the decoder
+self-attention cache is ``(layers, 2, batch, heads, max_length, head_dim)`` written in place
+with XLA's dynamic-update-slice; the cross-attention keys/values are computed once from the
+encoder output, ``(layers, 2, batch, heads, source_length, head_dim)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .._keras import keras, track_layers
+from .activations import get_activation
+from .attention import attend, attention_bias_from_mask
+from .core import Dense, Embedding, LayerNorm, RMSNorm
+from .decoder import causal_bias, write_cache
+
+LEARNED, SINUSOIDAL, RELATIVE, NONE = "learned", "sinusoidal", "relative", "none"
+
+
+@dataclass
+class Seq2SeqSpec:
+    """What an encoder-decoder family is made of (built by each family's ``modeling.py``)."""
+
+    vocab_size: int
+    d_model: int
+    encoder_layers: int
+    decoder_layers: int
+    encoder_heads: int
+    decoder_heads: int
+    encoder_ffn: int
+    decoder_ffn: int
+    head_dim: int | None = None  # default d_model // heads (T5: d_kv)
+    activation: str = "gelu"
+    gated_ffn: bool = False  # T5 v1.1: wo(act(wi_0(x)) * wi_1(x))
+    ffn_bias: bool = True
+    attention_bias: bool = True  # q/v/out biases (and k unless key_bias=False)
+    key_bias: bool = True  # Whisper: k_proj has no bias
+    scale_queries: bool = True  # T5 does not scale scores by head_dim ** -0.5
+    norm: str = "layer"  # "layer" or "rms" (T5: no mean, no bias)
+    norm_eps: float = 1e-5
+    pre_norm: bool = True
+    embedding_norm: bool = False  # BART's layernorm_embedding (after embeddings + positions)
+    final_norm: bool = True  # a norm after the last layer of each stack
+    encoder_positions: str = LEARNED
+    decoder_positions: str = LEARNED
+    max_source_positions: int = 1024
+    max_target_positions: int = 1024
+    position_offset: int = 0  # BART's learned table has 2 extra rows in front
+    padding_idx: int = 1  # M2M100 sinusoidal positions skip padding (and start after it)
+    embed_scale: float = 1.0  # sqrt(d_model) when scale_embedding
+    relative_buckets: int = 32
+    relative_max_distance: int = 128
+    init_std: float = 0.02
+    dropout: float = 0.0
+    attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
+
+    def heads(self, decoder):
+        return self.decoder_heads if decoder else self.encoder_heads
+
+    def dim_per_head(self, decoder):
+        return self.head_dim or self.d_model // self.heads(decoder)
+
+
+# ---------------------------------------------------------------------------- positions
+def sinusoidal_table(num_positions, dim, padding_idx=None):
+    """fairseq's table (M2M100, Whisper's initial encoder positions): ``[sin | cos]`` halves
+    with ``log(10000) / (dim / 2 - 1)`` frequency steps; the padding row is zero."""
+    half = dim // 2
+    step = math.log(10000.0) / (half - 1)
+    freqs = np.exp(np.arange(half, dtype=np.float32) * -step)
+    angles = np.arange(num_positions, dtype=np.float32)[:, None] * freqs[None, :]
+    table = np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+    if dim % 2:
+        table = np.concatenate([table, np.zeros((num_positions, 1), np.float32)], axis=1)
+    if padding_idx is not None:
+        table[padding_idx] = 0.0
+    return table.astype(np.float32)
+
+
+def padded_position_ids(input_ids, padding_idx, past_length=0):
+    """fairseq / M2M100: real tokens count from ``padding_idx + 1``; pads sit at
+    ``padding_idx`` (a zero row)."""
+    mask = tf.cast(tf.not_equal(input_ids, padding_idx), tf.int32)
+    return (tf.cumsum(mask, axis=1) + past_length) * mask + padding_idx
+
+
+def relative_position_bucket(relative_position, bidirectional, num_buckets, max_distance):
+    """T5's bucketing of ``key_position - query_position`` (int32 in, int32 out)."""
+    buckets = tf.zeros_like(relative_position)
+    if bidirectional:
+        num_buckets //= 2
+        buckets += tf.cast(relative_position > 0, tf.int32) * num_buckets
+        n = tf.abs(relative_position)
+    else:
+        n = -tf.minimum(relative_position, 0)
+    max_exact = num_buckets // 2
+    is_small = n < max_exact
+    large = max_exact + tf.cast(
+        tf.math.log(tf.cast(tf.maximum(n, 1), tf.float32) / max_exact)
+        / math.log(max_distance / max_exact) * (num_buckets - max_exact), tf.int32)
+    large = tf.minimum(large, num_buckets - 1)
+    return buckets + tf.where(is_small, n, large)
+
+
+class RelativePositionBias(keras.layers.Layer):
+    """T5's learned per-head bias over bucketed relative positions, (1, heads, q, k) float32."""
+
+    def __init__(self, num_buckets, max_distance, num_heads, bidirectional, init_std=0.02,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.num_buckets, self.max_distance = num_buckets, max_distance
+        self.bidirectional = bidirectional
+        self.embedding = Embedding(num_buckets, num_heads, init_std, name="embedding")
+
+    def build(self, input_shape=None):
+        self.embedding.build(None)
+        self.built = True
+
+    def call(self, query_positions, key_length):
+        """``query_positions``: (q,) int32 absolute query positions; keys are 0..key_length-1."""
+        rel = tf.range(key_length, dtype=tf.int32)[None, :] - query_positions[:, None]
+        buckets = relative_position_bucket(rel, self.bidirectional, self.num_buckets,
+                                           self.max_distance)
+        values = tf.cast(self.embedding(buckets), tf.float32)  # (q, k, heads)
+        return tf.transpose(values, [2, 0, 1])[None]
+
+
+# ---------------------------------------------------------------------------- layers
+def _build_all(layer):
+    for v in list(vars(layer).values()):
+        if isinstance(v, keras.layers.Layer) and v is not layer and not v.built:
+            v.build(None)
+
+
+def make_norm(spec: Seq2SeqSpec, name):
+    if spec.norm == "rms":
+        return RMSNorm(spec.d_model, spec.norm_eps, name=name)
+    return LayerNorm(spec.d_model, spec.norm_eps, name=name)
+
+
+class Attention(keras.layers.Layer):
+    """q/k/v/out projections; self-attention (with a static cache) or cross-attention."""
+
+    def __init__(self, spec: Seq2SeqSpec, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads, self.head_dim = spec.heads(decoder), spec.dim_per_head(decoder)
+        inner, d, std, b = self.num_heads * self.head_dim, spec.d_model, spec.init_std, \
+            spec.attention_bias
+        self.q_proj = Dense(d, inner, use_bias=b, init_std=std, name="q_proj")
+        self.k_proj = Dense(d, inner, use_bias=b and spec.key_bias, init_std=std, name="k_proj")
+        self.v_proj = Dense(d, inner, use_bias=b, init_std=std, name="v_proj")
+        self.o_proj = Dense(inner, d, use_bias=b, init_std=std, name="o_proj")
+        self.scale = self.head_dim ** -0.5 if spec.scale_queries else 1.0
+        self.dropout = (keras.layers.Dropout(spec.attention_dropout)
+                        if spec.attention_dropout else None)
+
+    def build(self, input_shape=None):
+        _build_all(self)
+        self.built = True
+
+    def _heads(self, x):
+        b, t = tf.shape(x)[0], tf.shape(x)[1]
+        return tf.transpose(tf.reshape(x, [b, t, self.num_heads, self.head_dim]), [0, 2, 1, 3])
+
+    def key_values(self, source):
+        """(batch, s, d_model) -> k, v of shape (batch, heads, s, head_dim)."""
+        return self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+
+    def call(self, x, k, v, bias, training=False):
+        q = self._heads(self.q_proj(x))
+        ctx, _ = attend(q, k, v, bias, self.dropout, training, scale=self.scale)
+        b, t = tf.shape(x)[0], tf.shape(x)[1]
+        ctx = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, self.num_heads * self.head_dim])
+        return self.o_proj(ctx)
+
+
+class FeedForward(keras.layers.Layer):
+    """``fc2(act(fc1(x)))`` or, gated (T5 v1.1), ``fc2(act(gate(x)) * fc1(x))``."""
+
+    def __init__(self, spec: Seq2SeqSpec, ffn_dim, **kwargs):
+        super().__init__(**kwargs)
+        d, std, b = spec.d_model, spec.init_std, spec.ffn_bias
+        self.gate = Dense(d, ffn_dim, use_bias=b, init_std=std, name="gate") \
+            if spec.gated_ffn else None
+        self.fc1 = Dense(d, ffn_dim, use_bias=b, init_std=std, name="fc1")
+        self.fc2 = Dense(ffn_dim, d, use_bias=b, init_std=std, name="fc2")
+        self.act = get_activation(spec.activation)
+        self.dropout = (keras.layers.Dropout(spec.activation_dropout)
+                        if spec.activation_dropout else None)
+
+    def build(self, input_shape=None):
+        _build_all(self)
+        self.built = True
+
+    def call(self, x, training=False):
+        if self.gate is not None:
+            h = self.act(self.gate(x)) * self.fc1(x)
+        else:
+            h = self.act(self.fc1(x))
+        if self.dropout is not None:
+            h = self.dropout(h, training=training)
+        return self.fc2(h)
+
+
+class Seq2SeqLayer(keras.layers.Layer):
+    """Self-attention [+ cross-attention] + feed-forward, pre- or post-norm residuals."""
+
+    def __init__(self, spec: Seq2SeqSpec, decoder, layer_index, **kwargs):
+        super().__init__(**kwargs)
+        self.pre_norm, self.layer_index = spec.pre_norm, layer_index
+        self.self_attn = Attention(spec, decoder, name="self_attn")
+        self.self_attn_norm = make_norm(spec, "self_attn_norm")
+        if decoder:
+            self.cross_attn = Attention(spec, decoder, name="cross_attn")
+            self.cross_attn_norm = make_norm(spec, "cross_attn_norm")
+        else:
+            self.cross_attn = self.cross_attn_norm = None
+        self.ffn = FeedForward(spec, spec.decoder_ffn if decoder else spec.encoder_ffn,
+                               name="ffn")
+        self.ffn_norm = make_norm(spec, "ffn_norm")
+        self.dropout = keras.layers.Dropout(spec.dropout) if spec.dropout else None
+
+    def build(self, input_shape=None):
+        _build_all(self)
+        self.built = True
+
+    def _sublayer(self, x, norm, fn, training):
+        h = fn(norm(x) if self.pre_norm else x)
+        if self.dropout is not None:
+            h = self.dropout(h, training=training)
+        return x + h if self.pre_norm else norm(x + h)
+
+    def call(self, x, self_bias, cache=None, cache_index=None, cross_kv=None, cross_bias=None,
+             training=False):
+        def self_attention(h):
+            nonlocal cache
+            k, v = self.self_attn.key_values(h)
+            if cache is not None:
+                cache = write_cache(cache, self.layer_index, cache_index, k, v)
+                k, v = cache[self.layer_index, 0], cache[self.layer_index, 1]
+            return self.self_attn(h, k, v, self_bias, training=training)
+
+        x = self._sublayer(x, self.self_attn_norm, self_attention, training)
+        if self.cross_attn is not None:
+            k, v = cross_kv
+            x = self._sublayer(x, self.cross_attn_norm,
+                               lambda h: self.cross_attn(h, k, v, cross_bias, training=training), training)
+        return self._sublayer(x, self.ffn_norm, lambda h: self.ffn(h, training=training),
+                             training), cache
+
+
+class Seq2SeqStack(keras.layers.Layer):
+    """Positions + layers + final norm: the encoder (``decoder=False``) or the decoder.
+
+    Token embeddings belong to the model (shared by both stacks); ``call`` takes them already
+    looked up (and scaled), so a non-text front end (Whisper's convolutions) plugs in too.
+    """
+
+    def __init__(self, spec: Seq2SeqSpec, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.spec, self.is_decoder = spec, decoder
+        self.position_kind = spec.decoder_positions if decoder else spec.encoder_positions
+        max_pos = spec.max_target_positions if decoder else spec.max_source_positions
+        self.embed_positions = self.relative_bias = None
+        if self.position_kind == LEARNED:
+            self.embed_positions = Embedding(max_pos + spec.position_offset, spec.d_model,
+                                             spec.init_std, name="embed_positions")
+        elif self.position_kind == SINUSOIDAL:  # a constant, not a weight
+            self.sinusoids = tf.constant(sinusoidal_table(
+                max_pos + spec.padding_idx + 1, spec.d_model, spec.padding_idx))
+        elif self.position_kind == RELATIVE:
+            self.relative_bias = RelativePositionBias(
+                spec.relative_buckets, spec.relative_max_distance, spec.heads(decoder),
+                bidirectional=not decoder, init_std=spec.init_std, name="relative_bias")
+        self.embedding_norm = make_norm(spec, "embedding_norm") if spec.embedding_norm else None
+        n = spec.decoder_layers if decoder else spec.encoder_layers
+        self.layers_ = track_layers(self, "layer", [Seq2SeqLayer(spec, decoder, i,
+                                                                 name=f"layer_{i}")
+                                                    for i in range(n)])
+        self.final_norm = make_norm(spec, "final_norm") if spec.final_norm else None
+        self.dropout = keras.layers.Dropout(spec.dropout) if spec.dropout else None
+
+    def build(self, input_shape=None):
+        _build_all(self)
+        self.built = True
+
+    def add_positions(self, x, position_ids):
+        """Add absolute positions; ``position_ids`` are 0-based (batch, t) (for sinusoidal
+        positions, already in the padded fairseq numbering: see :func:`padded_position_ids`)."""
+        if self.position_kind == LEARNED:
+            x = x + self.embed_positions(position_ids + self.spec.position_offset)
+        elif self.position_kind == SINUSOIDAL:
+            x = x + tf.cast(tf.gather(self.sinusoids, position_ids), x.dtype)
+        return x
+
+    def call(self, x, position_ids, self_bias, cache=None, cache_index=0, cross_kv=None,
+             cross_bias=None, output_hidden_states=False, training=False):
+        """``x``: scaled token embeddings (batch, t, d_model). ``self_bias``: additive float32
+        (batch, 1, t or 1, L) (padding and, in the decoder, causality); relative position
+        biases are added here. Returns ``(hidden, cache, hidden_states)``."""
+        x = self.add_positions(x, position_ids)
+        if self.embedding_norm is not None:
+            x = self.embedding_norm(x)
+        if self.dropout is not None:
+            x = self.dropout(x, training=training)
+        if self.relative_bias is not None:
+            t = tf.shape(x)[1]
+            length = tf.shape(self_bias)[-1]
+            queries = tf.cast(cache_index, tf.int32) + tf.range(t, dtype=tf.int32)
+            self_bias = self_bias + self.relative_bias(queries, length)
+        hidden = [x] if output_hidden_states else None
+        for i, layer in enumerate(self.layers_):
+            kv = cross_kv[i] if cross_kv is not None else None
+            x, cache = layer(x, self_bias, cache=cache, cache_index=cache_index, cross_kv=kv,
+                             cross_bias=cross_bias, training=training)
+            if hidden is not None:
+                hidden.append(x)
+        if self.final_norm is not None:
+            x = self.final_norm(x)
+            if self.dropout is not None:
+                x = self.dropout(x, training=training)
+        if hidden is not None:
+            hidden[-1] = x  # as transformers: the last hidden state is the normed one
+        return x, cache, hidden
+
+    def cross_key_values(self, encoder_hidden):
+        """Per decoder layer, (k, v) of the encoder states: a list of pairs."""
+        return [layer.cross_attn.key_values(encoder_hidden) for layer in self.layers_]
+
+
+def encoder_bias(attention_mask):
+    """(batch, s) mask -> additive float32 (batch, 1, 1, s)."""
+    return attention_bias_from_mask(attention_mask)
+
+
+def decoder_self_bias(attention_mask, cache_index, query_length):
+    """Causal + padding bias (batch, 1, t, L) for queries at slots ``cache_index + i``."""
+    return causal_bias(attention_mask, cache_index, query_length)[:, 0]
+
+
+def shift_tokens_right(labels, pad_token_id, decoder_start_token_id):
+    """Decoder inputs from labels: ``[start] + labels[:-1]`` with -100 replaced by pad."""
+    labels = tf.cast(labels, tf.int32)
+    start = tf.fill([tf.shape(labels)[0], 1], tf.constant(decoder_start_token_id, tf.int32))
+    shifted = tf.concat([start, labels[:, :-1]], axis=1)
+    return tf.where(tf.equal(shifted, -100), tf.constant(pad_token_id, tf.int32), shifted)
