@@ -99,9 +99,100 @@ def policy_scope(name):
         keras.mixed_precision.set_global_policy(old)
 
 
-def register_serializable(package="tfhf"):
-    """Decorator registering a class for Keras (de)serialization under both Keras flavours."""
-    return keras.utils.register_keras_serializable(package=package)
+def register_serializable(package="tfhf", if_free=False):
+    """Decorator registering a class for Keras (de)serialization under both Keras flavours
+    (registered name ``"tfhf>ClassName"``).
+
+    A layer class that does not define ``get_config`` itself gets one built from the
+    arguments its ``__init__`` was called with (dataclass arguments as dicts), so that
+    ``type(layer).from_config(layer.get_config())`` rebuilds it under Keras 3 and tf_keras.
+    ``if_free=True`` skips classes whose registered name is already taken (subclasses
+    registered automatically, e.g. by ``TFPreTrainedModel.__init_subclass__``).
+    """
+
+    def decorate(cls):
+        name = f"{package}>{cls.__name__}"
+        if if_free and keras.utils.get_registered_object(name) is not None:
+            return cls
+        if "get_config" not in cls.__dict__ and issubclass(cls, keras.layers.Layer) and \
+                not issubclass(cls, keras.Model):
+            _add_init_config(cls)
+        return keras.utils.register_keras_serializable(package=package)(cls)
+
+    return decorate
+
+
+_LAYER_BASE_KEYS = ("name", "trainable", "dtype")
+
+
+def _add_init_config(cls):
+    """Record ``__init__`` arguments; ``get_config`` returns them (pure data)."""
+    import dataclasses
+    import functools
+    import inspect
+    import json
+
+    init = cls.__init__
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        record = "_tfhf_init_args" not in self.__dict__
+        if record:
+            bound = signature.bind(self, *args, **kwargs)
+            values = {}
+            for pname, value in list(bound.arguments.items())[1:]:
+                kind = signature.parameters[pname].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    values.update(value)
+                elif kind is inspect.Parameter.VAR_POSITIONAL:
+                    if value:
+                        raise TypeError(f"{cls.__name__}: positional *args cannot be recorded")
+                else:
+                    values[pname] = value
+            object.__setattr__(self, "_tfhf_init_args", values)
+        init(self, *args, **kwargs)
+
+    def get_config(self):
+        config = {}
+        for key, value in self._tfhf_init_args.items():
+            if key in _LAYER_BASE_KEYS:
+                continue
+            if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = {"__dataclass__": type(value).__name__, **dataclasses.asdict(value)}
+            config[key] = value
+        base = {"name": self.name, "trainable": self.trainable,
+                "dtype": keras.utils.serialize_keras_object(self.dtype_policy)}
+        try:  # pure JSON data: tuples become lists, anything else is an error here
+            return json.loads(json.dumps({**base, **config}))
+        except TypeError as e:
+            raise TypeError(f"{cls.__name__}.get_config: an __init__ argument is not JSON "
+                            f"data ({e}); define get_config/from_config.") from None
+
+    @classmethod
+    def from_config(klass, config):
+        config = dict(config)
+        for key, value in list(config.items()):
+            if isinstance(value, dict) and "__dataclass__" in value:
+                dc = _dataclass_type(klass, key, value["__dataclass__"])
+                config[key] = dc(**{k: v for k, v in value.items() if k != "__dataclass__"})
+        return klass(**config)
+
+    __init__.__signature__ = signature  # what Keras 3's auto-config inspects
+    cls.__init__ = __init__
+    cls.get_config = get_config
+    cls.from_config = from_config
+
+
+def _dataclass_type(klass, key, name):
+    import dataclasses
+    import sys
+
+    # only a dataclass visible in the layer's own module (never an arbitrary import)
+    candidate = getattr(sys.modules.get(klass.__module__), name, None)
+    if not (isinstance(candidate, type) and dataclasses.is_dataclass(candidate)):
+        raise TypeError(f"{klass.__name__}.from_config: unknown config type {name!r} for {key!r}")
+    return candidate
 
 
 def variable_value(v):

@@ -5,6 +5,7 @@
     tfhf assets path NAME            the model folder or file of an installed asset
     tfhf quickstart                  the main job: fine-tune and serve a classifier
     tfhf train --model DIR ...       fine-tune a text classifier on your CSV/JSONL/Parquet
+    tfhf export --model DIR ...      export a model as a TF Serving SavedModel (strings in)
     tfhf version                     tfhf's version
     tfhf env                         versions of TensorFlow, Keras, transformers, torch
 
@@ -41,6 +42,8 @@ def _parser():
                    add_help=False)
     sub.add_parser("train", help="fine-tune a text classifier on a CSV/JSONL/Parquet file",
                    add_help=False)
+    sub.add_parser("export", help="export a model as a TF Serving SavedModel "
+                   "(tfhf export --help)", add_help=False)
     sub.add_parser("version", help="print tfhf's version")
     sub.add_parser("env", help="versions of TensorFlow, Keras, transformers and torch")
     return p
@@ -122,8 +125,21 @@ def _env() -> int:
     return 0
 
 
+def _export(argv) -> int:
+    from .errors import TfhfError
+    from .export.cli import main as export_main
+
+    try:
+        return export_main(argv)
+    except TfhfError as e:
+        print(f"tfhf: error: {e}", file=sys.stderr)
+        return 1
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export"]:  # `tfhf export` parses its own options
+        return _export(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv[:1] if argv[:1] in (["quickstart"], ["train"]) else argv)
     from .errors import TfhfError

@@ -11,7 +11,7 @@ import math
 
 import tensorflow as tf
 
-from .._keras import keras
+from .._keras import keras, register_serializable
 from .core import Dense
 
 MASK_VALUE = -1e9
@@ -50,6 +50,7 @@ def attend(q, k, v, bias=None, dropout=None, training=False, scale=None):
     return ctx, probs
 
 
+@register_serializable()
 class SelfAttention(keras.layers.Layer):
     """Q/K/V projections, scaled dot-product attention, output projection."""
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .._keras import add_weight, keras
+from .._keras import add_weight, keras, register_serializable
 
 
 def normal_init(std):
     return keras.initializers.TruncatedNormal(stddev=std)
 
 
+@register_serializable()
 class Dense(keras.layers.Layer):
     """``y = x @ kernel + bias`` with ``kernel`` of shape (in, out) (HF ``weight`` transposed)."""
 
@@ -44,6 +45,7 @@ class Dense(keras.layers.Layer):
                 "init_std": self.init_std}
 
 
+@register_serializable()
 class Embedding(keras.layers.Layer):
     """A lookup table of shape (num, dim). The table is never autocast as a whole."""
 
@@ -69,6 +71,7 @@ class Embedding(keras.layers.Layer):
                 "dim": self.dim, "init_std": self.init_std}
 
 
+@register_serializable()
 class LayerNorm(keras.layers.Layer):
     """Layer normalization over the last axis, statistics in float32 (HF ``weight``/``bias``)."""
 
@@ -93,6 +96,7 @@ class LayerNorm(keras.layers.Layer):
         return {**super().get_config(), "dim": self.dim, "eps": self.eps}
 
 
+@register_serializable()
 class RMSNorm(keras.layers.Layer):
     """Root-mean-square normalization; ``offset=1.0`` gives Gemma's ``(1 + weight)`` scale."""
 

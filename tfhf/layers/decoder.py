@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
-from .._keras import keras
+from .._keras import keras, register_serializable
 from ..errors import ConfigError
 from .activations import get_activation
 from .core import Dense, LayerNorm, RMSNorm
@@ -174,6 +174,7 @@ def _build_all(layer):
             v.build(None)
 
 
+@register_serializable()
 class CausalSelfAttention(keras.layers.Layer):
     """Multi-head causal attention with grouped kv heads, rotary positions and a KV cache."""
 
@@ -248,6 +249,7 @@ class FusedQKVAttention(CausalSelfAttention):
         return qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
 
 
+@register_serializable()
 class GatedMLP(keras.layers.Layer):
     """``down(act(gate(x)) * up(x))`` (SwiGLU / GeGLU)."""
 
@@ -267,6 +269,7 @@ class GatedMLP(keras.layers.Layer):
         return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
 
 
+@register_serializable()
 class MLP(keras.layers.Layer):
     """``c_proj(act(c_fc(x)))`` with GPT-2's Conv1D weights."""
 
@@ -285,6 +288,7 @@ class MLP(keras.layers.Layer):
         return self.c_proj(self.act(self.c_fc(x)))
 
 
+@register_serializable()
 class DecoderBlock(keras.layers.Layer):
     """Pre-norm block: ``x + attn(norm(x))`` then ``x + mlp(norm(x))`` (with Gemma's extra
     norms on the sublayer outputs when ``spec.sandwich_norms``)."""

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .._keras import keras, track_layers
+from .._keras import keras, register_serializable, track_layers
 from .activations import get_activation
 from .attention import SelfAttention
 from .core import Dense, Embedding, LayerNorm
 
 
+@register_serializable()
 class TextEmbeddings(keras.layers.Layer):
     """Word + learned position (+ token type) embeddings, then LayerNorm and dropout.
 
@@ -68,6 +69,7 @@ class TextEmbeddings(keras.layers.Layer):
         return self.dropout(self.norm(x), training=training)
 
 
+@register_serializable()
 class FeedForward(keras.layers.Layer):
     """``down(act(up(x)))``."""
 
@@ -86,6 +88,7 @@ class FeedForward(keras.layers.Layer):
         return self.down(self.act(self.up(x)))
 
 
+@register_serializable()
 class EncoderBlock(keras.layers.Layer):
     """``x = LN(x + Attn(x)); x = LN(x + FFN(x))`` (post-LayerNorm, as in BERT).
 
@@ -120,6 +123,7 @@ class EncoderBlock(keras.layers.Layer):
         return x, probs
 
 
+@register_serializable()
 class EncoderStack(keras.layers.Layer):
     """A list of encoder blocks; collects hidden states and attentions on request."""
 
@@ -149,6 +153,7 @@ class EncoderStack(keras.layers.Layer):
             tuple(attns) if output_attentions else None)
 
 
+@register_serializable()
 class Pooler(keras.layers.Layer):
     """tanh(dense(first token))."""
 

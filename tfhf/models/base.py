@@ -104,6 +104,12 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
     model_input_names = ("input_ids", "attention_mask")
     tied_keys: tuple = ()
 
+    def __init_subclass__(cls, **kwargs):
+        # every model class is a registered Keras serializable ("tfhf>ClassName"), so
+        # model.save("m.keras") / keras.models.load_model round-trip under safe_mode
+        super().__init_subclass__(**kwargs)
+        _keras.register_serializable(if_free=True)(cls)
+
     def __init__(self, config, *args, **kwargs):
         name = kwargs.pop("name", None) or _snake(type(self).__name__)
         super().__init__(name=name, **kwargs)
@@ -234,16 +240,19 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         ``get_config()`` dict, the Keras deserialization."""
         from transformers import PretrainedConfig
 
+        name = kwargs.pop("name", None)
         if isinstance(config, dict) and "hf_config" in config:
-            from transformers import AutoConfig
-
-            hf = dict(config["hf_config"])
-            config = AutoConfig.for_model(hf.pop("model_type"), **hf)
+            keras_config = config
+            config = _hf_config_from_keras(keras_config)
+            name = keras_config.get("name", name)
+            dtype = keras_config.get("dtype", dtype)
+        if kwargs:
+            raise InvalidInputError(f"from_config got unexpected arguments {sorted(kwargs)}.")
         if not isinstance(config, PretrainedConfig):
             raise ConfigError("from_config needs a transformers PretrainedConfig.")
         model_cls = cls._resolve_class(config)
         with _keras.policy_scope(_policy_for(dtype)):
-            model = model_cls(config)
+            model = model_cls(config, **({"name": name} if name else {}))
             model.build_weights()
         return model
 
@@ -262,7 +271,31 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         pass
 
     def get_config(self):
-        return {"hf_config": self.config.to_dict(), "name": self.name}
+        """Keras config: pure JSON data (``hf_config`` is the transformers config as a dict);
+        :meth:`from_config` accepts it."""
+        config = {"hf_config": _json_data(self.config.to_dict()), "name": self.name}
+        policy = _keras.global_policy_name() if not hasattr(self, "dtype_policy") else \
+            getattr(self.dtype_policy, "name", None)
+        if policy and policy != "float32":
+            config["dtype"] = policy
+        return config
+
+    @property
+    def _default_save_signature(self):
+        """``tf.saved_model.save(model, path)`` without signatures exports this one:
+        int32 ``input_ids`` / ``attention_mask`` -> the model's outputs (Keras 3 would
+        otherwise trace ``call`` with float inputs)."""
+        import tensorflow as tf
+
+        spec = {"input_ids": tf.TensorSpec([None, None], tf.int32, name="input_ids"),
+                "attention_mask": tf.TensorSpec([None, None], tf.int32, name="attention_mask")}
+
+        @tf.function(input_signature=[spec])
+        def serving_default(inputs):
+            out = self(inputs, training=False)
+            return {k: v for k, v in dict(out).items() if isinstance(v, tf.Tensor)}
+
+        return serving_default
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True,
@@ -318,6 +351,66 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         import tensorflow as tf
 
         return {"input_ids": tf.constant([[0, 1, 2, 3]], tf.int32)}
+
+
+def _json_data(value):
+    """``value`` as plain JSON data (tuples -> lists, numpy scalars -> Python numbers)."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(obj):
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON data")
+
+
+_CALLABLE_KEYS = ("module", "fn", "function", "registered_name")
+
+
+def _hf_config_from_keras(keras_config):
+    """The transformers config of a Keras ``get_config()`` dict, checked to be pure data."""
+    from transformers import AutoConfig
+
+    hf = keras_config.get("hf_config")
+    if not isinstance(hf, dict) or not isinstance(hf.get("model_type"), str):
+        raise ConfigError("Keras config of a tfhf model: 'hf_config' must be a dict with a "
+                          "string 'model_type'.")
+
+    def walk(value, path):
+        if isinstance(value, dict):
+            named = [k for k in _CALLABLE_KEYS if k in value]
+            if named or value.get("class_name") in ("Lambda", "function", "__lambda__"):
+                raise ConfigError(
+                    f"Keras config of a tfhf model: hf_config{path} names a Python object "
+                    f"({', '.join(f'{k}={value.get(k)!r}' for k in named) or value['class_name']}"
+                    "); a tfhf config is plain data and never refers to code. The file was not "
+                    "written by tfhf or was tampered with.")
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise ConfigError(f"Keras config of a tfhf model: non-string key at "
+                                      f"hf_config{path}.")
+                walk(v, f"{path}[{k!r}]")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{path}[{i}]")
+        elif not (value is None or isinstance(value, (str, bool, int, float))):
+            raise ConfigError(f"Keras config of a tfhf model: hf_config{path} is a "
+                              f"{type(value).__name__}, not JSON data.")
+
+    walk(hf, "")
+    hf = dict(hf)
+    model_type = hf.pop("model_type")
+    from .registry import MODELS
+
+    if model_type not in MODELS:
+        raise UnsupportedModelError(f"Keras config of a tfhf model: model_type "
+                                    f"{model_type!r} is not one tfhf supports.")
+    try:
+        return AutoConfig.for_model(model_type, **hf)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"Keras config of a tfhf model: invalid hf_config: {e}") from None
 
 
 def _is_mapping(x):

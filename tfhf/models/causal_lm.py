@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .._keras import keras, track_layers
+from .._keras import keras, register_serializable, track_layers
 from ..errors import InvalidInputError, TfhfError
 from ..layers.core import Dense, Embedding
 from ..layers.decoder import DecoderBlock, DecoderSpec, causal_bias, make_norm
@@ -35,6 +35,7 @@ def default_position_ids(attention_mask):
     return tf.maximum(tf.cumsum(mask, axis=-1) - 1, 0)
 
 
+@register_serializable()
 class DecoderMainLayer(keras.layers.Layer):
     """Token (+ learned position) embeddings -> decoder blocks -> final norm."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from .._keras import keras
+from .._keras import keras, register_serializable
 from ..errors import InvalidInputError
 from ..layers import EncoderStack, Pooler, TextEmbeddings, attention_bias_from_mask
 
@@ -34,6 +34,7 @@ class EncoderSpec:
     attention_output_dropout: bool = True
 
 
+@register_serializable()
 class EncoderMainLayer(keras.layers.Layer):
     def __init__(self, spec: EncoderSpec, with_pooler=True, **kwargs):
         super().__init__(**kwargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from .._keras import keras
+from .._keras import keras, register_serializable
 from ..errors import InvalidInputError
 from ..layers import Dense, LayerNorm, get_activation
 from ..training import losses
@@ -19,6 +19,7 @@ from .encoder import EncoderMainLayer
 
 
 # ---------------------------------------------------------------------------- head layers
+@register_serializable()
 class ClassificationHead(keras.layers.Layer):
     """[dropout] -> [dense -> activation -> dropout] -> out, on the pooled output or first token.
 
@@ -51,6 +52,7 @@ class ClassificationHead(keras.layers.Layer):
         return self.out(self.dropout(x, training=training))
 
 
+@register_serializable()
 class TokenHead(keras.layers.Layer):
     """Dropout then a per-token dense projection (token classification, QA span logits)."""
 
@@ -67,6 +69,7 @@ class TokenHead(keras.layers.Layer):
         return self.out(self.dropout(hidden, training=training))
 
 
+@register_serializable()
 class MaskedLMHead(keras.layers.Layer):
     """dense -> activation -> LayerNorm -> tied (or own) vocabulary projection + bias."""
 
