@@ -41,6 +41,19 @@ _LAZY = {
     "set_seed": "tfhf.generation",
     "TextStreamer": "tfhf.generation",
     "TextIteratorStreamer": "tfhf.generation",
+    # agents and tools
+    "load_tool": "tfhf.agents.tools",
+    "Tool": "tfhf.agents.tools",
+    "tool": "tfhf.agents.tools",
+    "PipelineTool": "tfhf.agents.tools",
+    "RemoteTool": "tfhf.agents.tools",
+    "Agent": "tfhf.agents.agents",
+    "LocalAgent": "tfhf.agents.agents",
+    "OpenAiAgent": "tfhf.agents.agents",
+    "HfAgent": "tfhf.agents.agents",
+    "AgentText": "tfhf.agents.agent_types",
+    "AgentImage": "tfhf.agents.agent_types",
+    "AgentAudio": "tfhf.agents.agent_types",
     # errors
     "errors": "tfhf.errors",
 }

@@ -5,6 +5,7 @@
     tfhf assets path NAME            the model folder or file of an installed asset
     tfhf quickstart                  the main job: fine-tune and serve a classifier
     tfhf train --model DIR ...       fine-tune a text classifier on your CSV/JSONL/Parquet
+    tfhf agent "TASK" [--model M]    an LLM writes a program that calls tools; tfhf runs it
     tfhf export --model DIR ...      export a model as a TF Serving SavedModel (strings in)
     tfhf version                     tfhf's version
     tfhf env                         versions of TensorFlow, Keras, transformers, torch
@@ -44,6 +45,7 @@ def _parser():
                    add_help=False)
     sub.add_parser("export", help="export a model as a TF Serving SavedModel "
                    "(tfhf export --help)", add_help=False)
+    sub.add_parser("agent", help="run an agent on a task (tfhf agent --help)", add_help=False)
     sub.add_parser("version", help="print tfhf's version")
     sub.add_parser("env", help="versions of TensorFlow, Keras, transformers and torch")
     return p
@@ -141,7 +143,8 @@ def main(argv=None) -> int:
     if argv[:1] == ["export"]:  # `tfhf export` parses its own options
         return _export(argv[1:])
     parser = _parser()
-    args = parser.parse_args(argv[:1] if argv[:1] in (["quickstart"], ["train"]) else argv)
+    args = parser.parse_args(argv[:1] if argv[:1] in (["quickstart"], ["train"], ["agent"])
+                             else argv)
     from .errors import TfhfError
 
     try:
@@ -151,6 +154,10 @@ def main(argv=None) -> int:
             from .training.text_classification import main as train_main
 
             return train_main(argv[1:]) or 0
+        if args.command == "agent":
+            from .agents.cli import main as agent_main
+
+            return agent_main(argv[1:])
         if args.command == "assets":
             return _assets(args, parser)
         if args.command == "version":

@@ -1,0 +1,75 @@
+"""``tfhf agent "TASK" [--model M] [--return-code] [--chat]``.
+
+The LLM is a tfhf causal LM: ``--model`` takes a folder, a Hub repo id, a ``.gguf`` file or
+``asset:NAME``; the default is the SmolLM2-135M-Instruct GGUF of the ``smollm2`` offline asset
+(``tfhf assets install smollm2``). ``--chat`` keeps the conversation going: after the first task
+it reads one follow-up task per line from standard input (an empty line or EOF ends it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+DEFAULT_MODEL = "asset:smollm2"
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="tfhf agent",
+                                description="An LLM writes a short program that calls tools; "
+                                            "tfhf runs it in its restricted interpreter.")
+    p.add_argument("task", help="the task, in words")
+    p.add_argument("--model", default=None,
+                   help="folder, Hub repo id, .gguf file or asset:NAME (default: the smollm2 "
+                        "asset, SmolLM2-135M-Instruct)")
+    p.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder/repo")
+    p.add_argument("--return-code", action="store_true",
+                   help="print the program (runnable on its own) instead of running it")
+    p.add_argument("--chat", action="store_true",
+                   help="chat: read follow-up tasks from stdin, one per line")
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    return p
+
+
+def _default_model():
+    from .. import assets
+    from ..errors import ModelNotFoundError
+
+    if not assets.is_installed("smollm2"):
+        raise ModelNotFoundError("tfhf agent needs an LLM: pass --model (folder, Hub repo id, "
+                                 ".gguf file or asset:NAME), or install the default one with "
+                                 "`tfhf assets install smollm2`.")
+    return DEFAULT_MODEL
+
+
+def _show(result):
+    from .agents import AgentFailure
+
+    if isinstance(result, AgentFailure):
+        print(str(result), file=sys.stderr)
+        return 1
+    if result is not None:
+        to_string = getattr(result, "to_string", None)
+        print(to_string() if callable(to_string) else result)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from .agents import LocalAgent
+
+    model = args.model or _default_model()
+    log = (lambda *a, **k: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    agent = LocalAgent.from_pretrained(model, gguf_file=args.gguf_file,
+                                       max_new_tokens=args.max_new_tokens, log=log)
+    if not args.chat:
+        result = agent.run(args.task, return_code=args.return_code)
+        return _show(result)
+    rc = _show(agent.chat(args.task, return_code=args.return_code))
+    for line in sys.stdin:
+        task = line.strip()
+        if not task:
+            break
+        rc = _show(agent.chat(task, return_code=args.return_code))
+    return rc

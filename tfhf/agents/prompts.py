@@ -1,0 +1,168 @@
+"""Prompt templates of the agents, and loading custom ones.
+
+Templates use transformers' placeholders: ``<<all_tools>>`` (the tool descriptions) and, in
+run templates, ``<<prompt>>`` (the task). A template is given as its text, as a file path, or
+as a Hub repo id holding ``run_prompt_template.txt`` / ``chat_prompt_template.txt`` (a dataset
+repo, like transformers' ``huggingface-tools/default-prompts``; model repos are tried too).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ..errors import ConfigError, ModelNotFoundError
+
+RUN_PROMPT = '''I will ask you to perform a task. Your job is to write a short Python program that performs it.
+To help you, you can call the tools below. Each tool is a Python function; its description says what it does, which inputs it takes and what it returns.
+First say in one sentence which tools you will use and why, then write the program in a ```py code block.
+The program runs in a restricted interpreter: no imports, no def, lambda or class, no try or with, and no attribute access except the usual methods of str, list and dict values. Use simple assignments, if, for, f-strings and print.
+The variables named in the task (in backticks) already exist: use them as they are, and use no other variable that the program does not assign itself. Pick the tools that fit the task; the examples below only show the format.
+
+Tools:
+<<all_tools>>
+
+Task: "Is the following `review` positive or negative?"
+
+I will use the following tool: `text_classifier` to find the sentiment of the review.
+
+Answer:
+```py
+label = text_classifier(text=review)
+print(f"The review is {label}.")
+```
+
+Task: "Answer the `question` about the text at the URL `url`."
+
+I will use the following tools: `text_downloader` to get the text of the page, then `text_qa` to answer the question.
+
+Answer:
+```py
+page = text_downloader(url=url)
+answer = text_qa(text=page, question=question)
+print(f"The answer is {answer}.")
+```
+
+Task: "Summarize each of the `documents` and tell me which topic, sport or politics, each one is about."
+
+I will use the following tools: `summarizer` to summarize each document, then `zero_shot_classifier` to find its topic.
+
+Answer:
+```py
+results = []
+for document in documents:
+    summary = summarizer(text=document)
+    topic = zero_shot_classifier(text=document, labels=["sport", "politics"])
+    results.append(f"{topic}: {summary}")
+print("\\n".join(results))
+```
+
+Task: "<<prompt>>"
+
+I will use the following'''
+
+CHAT_PROMPT = '''Below is a conversation between a human and an assistant. The assistant solves the human's tasks by writing short Python programs that call the tools below. Each tool is a Python function; its description says what it does, which inputs it takes and what it returns.
+The assistant first says in one sentence which tools it uses and why, then writes the program in a ```py code block.
+The programs run in a restricted interpreter: no imports, no def, lambda or class, no try or with, and no attribute access except the usual methods of str, list and dict values. Variables given with a task (in backticks) already exist, and the variables of earlier programs in the conversation can be used again.
+
+Tools:
+<<all_tools>>
+
+=====
+
+Human: Is the following `review` positive or negative?
+
+Assistant: I will use the tool `text_classifier` to find the sentiment of the review.
+
+```py
+label = text_classifier(text=review)
+print(f"The review is {label}.")
+```
+
+Human: Summarize it, please.
+
+Assistant: I will use the tool `summarizer` on the review from before.
+
+```py
+summary = summarizer(text=review)
+print(summary)
+```
+
+====='''
+
+CHAT_MESSAGE_PROMPT = "\n\nHuman: <<task>>\n\nAssistant: "
+
+RUN_STOP = ["Task:"]
+CHAT_STOP = ["Human:", "====="]
+
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def describe_tools(toolbox) -> str:
+    """The ``<<all_tools>>`` text: each tool's name, description, inputs and output."""
+    from .tools import normalize_inputs
+
+    lines = []
+    for name, tool in toolbox.items():
+        desc = " ".join(str(getattr(tool, "description", "")).split())
+        lines.append(f"- {name}: {desc}")
+        try:
+            inputs = normalize_inputs(getattr(tool, "inputs", {}) or {}, name)
+        except Exception:  # noqa: BLE001 - a sloppy custom tool still gets listed
+            inputs = {}
+        if inputs:
+            args = ", ".join(
+                f"{arg} ({spec['type']})" + (f": {spec['description']}" if spec["description"]
+                                             else "")
+                for arg, spec in inputs.items())
+            lines.append(f"    Inputs: {args}")
+        lines.append(f"    Returns: {getattr(tool, 'output_type', 'any')}")
+    return "\n".join(lines)
+
+
+def load_prompt(template, mode: str, *, token=None) -> str:
+    """A prompt template from its text, a file, or a Hub repo (``<mode>_prompt_template.txt``)."""
+    if template is None:
+        return RUN_PROMPT if mode == "run" else CHAT_PROMPT
+    if not isinstance(template, (str, os.PathLike)):
+        raise ConfigError(f"{mode}_prompt_template must be a str (the template, a file path or "
+                          f"a Hub repo id), got {type(template).__name__}.")
+    template = os.fspath(template)
+    if "\n" not in template and os.path.isfile(template):
+        with open(template, encoding="utf-8") as f:
+            text = f.read()
+    elif "\n" not in template and _REPO_ID.match(template) and "<<" not in template:
+        text = _download_prompt(template, mode, token)
+    else:
+        text = template
+    if mode == "run" and "<<prompt>>" not in text:
+        raise ConfigError("A run prompt template must contain the placeholder <<prompt>> "
+                          "(where the task goes); <<all_tools>> marks the tool descriptions.")
+    return text
+
+
+def _download_prompt(repo_id, mode, token):
+    import huggingface_hub as hh
+    from huggingface_hub import constants
+    from huggingface_hub import errors as he
+
+    filename = f"{mode}_prompt_template.txt"
+    problems = []
+    for repo_type in ("dataset", "model"):
+        try:
+            path = hh.hf_hub_download(repo_id, filename, repo_type=repo_type, token=token)
+            with open(path, encoding="utf-8") as f:
+                return f.read()
+        except he.LocalEntryNotFoundError:
+            problems.append(f"{repo_type}: not in the local cache")
+        except (he.RepositoryNotFoundError, he.EntryNotFoundError, he.RevisionNotFoundError,
+                he.HFValidationError) as e:
+            problems.append(f"{repo_type}: {type(e).__name__}")
+        except OSError as e:
+            problems.append(f"{repo_type}: {type(e).__name__}")
+    offline = constants.HF_HUB_OFFLINE
+    hint = (" The Hub is switched off (HF_HUB_OFFLINE=1) and the file is not in the cache: pass "
+            "the template's text or a file path instead." if offline else
+            " Pass the template's text or a file path instead.")
+    raise ModelNotFoundError(f"Could not get the {mode} prompt template '{filename}' from Hub "
+                             f"repo '{repo_id}' ({'; '.join(problems)}).{hint}")

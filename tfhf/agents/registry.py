@@ -1,0 +1,85 @@
+"""The curated tools: task name -> tool class, remote class and default checkpoint.
+
+One table. A task that is planned but not implemented yet (speech-to-text, text-to-speech,
+translation, image captioning) has ``available=False`` and a note; adding it later is one row
+and one class. The default checkpoints are Hub repos; every tool also loads from a local folder
+(``load_tool(task, model_repo_id="/path")``) or, for the LLM-based tools, from a GGUF file or an
+offline asset (``model_repo_id="asset:smollm2"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    task: str
+    module: str              # inside tfhf.agents
+    class_name: str
+    default_checkpoint: str | None
+    remote_class: str | None = None
+    available: bool = True
+    note: str = ""
+
+    def load_class(self, remote: bool = False):
+        module = importlib.import_module(f"tfhf.agents.{self.module}")
+        return getattr(module, self.remote_class if remote else self.class_name)
+
+
+TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
+    ToolSpec("text-classification", "text_tools", "TextClassificationTool",
+             "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+             remote_class="RemoteTextClassificationTool"),
+    ToolSpec("zero-shot-classification", "text_tools", "ZeroShotClassificationTool",
+             "cross-encoder/nli-distilroberta-base",
+             remote_class="RemoteZeroShotClassificationTool"),
+    ToolSpec("text-question-answering", "text_tools", "TextQuestionAnsweringTool",
+             "HuggingFaceTB/SmolLM2-360M-Instruct",
+             remote_class="RemoteTextQuestionAnsweringTool"),
+    ToolSpec("summarization", "text_tools", "TextSummarizationTool",
+             "HuggingFaceTB/SmolLM2-360M-Instruct", remote_class="RemoteTextSummarizationTool"),
+    ToolSpec("text-download", "text_tools", "TextDownloadTool", None),
+    ToolSpec("speech-to-text", "text_tools", "", "openai/whisper-tiny.en", available=False,
+             note="it needs a Whisper family in tfhf (the whisper-tiny-en asset is in "
+                  "CTranslate2 format)."),
+    ToolSpec("text-to-speech", "text_tools", "", "microsoft/speecht5_tts", available=False,
+             note="tfhf has no text-to-speech model family yet."),
+    ToolSpec("translation", "text_tools", "", "facebook/nllb-200-distilled-600M",
+             available=False, note="tfhf has the NLLB/M2M100 models, but generate() does "
+                                   "not run encoder-decoder models yet."),
+    ToolSpec("image-captioning", "text_tools", "", "Salesforce/blip-image-captioning-base",
+             available=False, note="tfhf has no vision family yet."),
+]}
+
+TASK_ALIASES = {
+    "sentiment-analysis": "text-classification",
+    "text-qa": "text-question-answering",
+    "summarizer": "summarization",
+    "text-summarization": "summarization",
+    "text-downloader": "text-download",
+    "zero-shot": "zero-shot-classification",
+}
+
+
+def canonical_task(name):
+    """The registry task for ``name`` (or an alias); other values are returned unchanged."""
+    if isinstance(name, str):
+        return TASK_ALIASES.get(name, name)
+    return name
+
+
+def default_toolbox():
+    """Fresh instances of every available curated tool (nothing is loaded until a call)."""
+    from .tools import PipelineTool
+
+    tools = {}
+    for task, spec in TOOL_REGISTRY.items():
+        if not spec.available:
+            continue
+        cls = spec.load_class()
+        instance = cls() if not issubclass(cls, PipelineTool) else cls(None)
+        instance._tfhf_origin = {"task": task, "model_repo_id": None, "remote": False}
+        tools[instance.name] = instance
+    return tools

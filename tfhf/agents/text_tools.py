@@ -1,0 +1,487 @@
+"""The curated text tools (see :mod:`tfhf.agents.registry` for tasks and default checkpoints).
+
+=========================  =======================  ==============================================
+task                       tool name                how
+=========================  =======================  ==============================================
+text-classification        ``text_classifier``      ``tfhf.pipeline("text-classification")``
+                                                    (sentiment; default checkpoint
+                                                    distilbert-base-uncased-finetuned-sst-2)
+zero-shot-classification   ``zero_shot_classifier`` an NLI sequence classifier: the label whose
+                                                    hypothesis ("This example is {label}.") gets
+                                                    the highest entailment logit (default
+                                                    cross-encoder/nli-distilroberta-base; any NLI
+                                                    checkpoint with an "entailment" label)
+text-question-answering    ``text_qa``              an instruction prompt on a tfhf causal LM
+                                                    (default SmolLM2-360M-Instruct)
+summarization              ``summarizer``           the same, with a summarization prompt
+text-download              ``text_downloader``      HTTP GET with size and time limits, text
+                                                    extracted from HTML with html.parser
+=========================  =======================  ==============================================
+
+The model-backed tools load from a folder or Hub repo id (``model_repo_id``); the LLM-based
+ones also from a ``.gguf`` file or an offline asset (``"asset:smollm2"``).
+"""
+
+from __future__ import annotations
+
+import html.parser
+import ipaddress
+import re
+import socket
+import urllib.parse
+import urllib.request
+
+from ..errors import ConfigError, InvalidInputError
+from .agent_types import AgentText
+from .tools import PipelineTool, RemoteTool, Tool, resolve_model_spec
+
+__all__ = ["TextClassificationTool", "ZeroShotClassificationTool", "TextQuestionAnsweringTool",
+           "TextSummarizationTool", "TextDownloadTool", "RemoteTextClassificationTool",
+           "RemoteZeroShotClassificationTool", "RemoteTextQuestionAnsweringTool",
+           "RemoteTextSummarizationTool", "entailment_id", "generate_text"]
+
+
+def _text_arg(value, name):
+    if not isinstance(value, str):
+        raise InvalidInputError(f"'{name}' must be a text (str), got {type(value).__name__}.")
+    return str(value)
+
+
+# ---------------------------------------------------------------- text classification
+
+
+class TextClassificationTool(PipelineTool):
+    name = "text_classifier"
+    description = ("This is a tool that classifies the sentiment of an English text. It takes "
+                   "the text and returns its label, e.g. 'POSITIVE' or 'NEGATIVE'.")
+    inputs = {"text": {"type": "text", "description": "the text to classify"}}
+    output_type = "text"
+    model_class = "TFAutoModelForSequenceClassification"
+    default_checkpoint = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
+
+    def setup(self):
+        from ..pipelines import pipeline
+
+        model = self.model
+        if isinstance(model, str):
+            model, _ = resolve_model_spec(model)
+        tokenizer = self.pre_processor if not isinstance(self.pre_processor, str) else None
+        self.pipeline = pipeline("text-classification", model=model, tokenizer=tokenizer,
+                                 token=self.hub_kwargs.get("token"),
+                                 model_kwargs=dict(self.model_kwargs) or None,
+                                 device=self.device)
+        self.is_initialized = True
+
+    def __call__(self, text):
+        if not self.is_initialized:
+            self.setup()
+        result = self.pipeline(_text_arg(text, "text"), truncation=True)
+        if isinstance(result, list):
+            result = result[0]
+        return AgentText(result["label"])
+
+
+class RemoteTextClassificationTool(RemoteTool):
+    name = TextClassificationTool.name
+    description = TextClassificationTool.description
+    inputs = TextClassificationTool.inputs
+    output_type = "text"
+    default_checkpoint = TextClassificationTool.default_checkpoint
+
+    def prepare_inputs(self, text):
+        return {"inputs": _text_arg(text, "text")}
+
+    def extract_outputs(self, outputs):
+        if isinstance(outputs, list) and outputs and all(isinstance(o, dict) for o in outputs):
+            best = max(outputs, key=lambda o: o.get("score", 0))
+            if "label" in best:
+                return best["label"]
+        from ._http import LLMResponseError
+
+        raise LLMResponseError(f"the text-classification endpoint answered {outputs!r:.200}; "
+                               "expected [{'label', 'score'}, ...].")
+
+
+# ------------------------------------------------------------ zero-shot classification
+
+
+def entailment_id(config) -> int:
+    """The class index of the "entailment" label of an NLI checkpoint's config."""
+    id2label = getattr(config, "id2label", None) or {}
+    for i, label in id2label.items():
+        if str(label).lower().startswith("entail"):
+            return int(i)
+    raise ConfigError("zero-shot classification needs an NLI checkpoint whose config has an "
+                      f"'entailment' label; this one has {sorted(map(str, id2label.values()))}.")
+
+
+class ZeroShotClassificationTool(PipelineTool):
+    name = "zero_shot_classifier"
+    description = ("This is a tool that classifies an English text into one of the given "
+                   "labels (any labels: topics, intents...). It takes the text and the list of "
+                   "candidate labels, and returns the most likely label.")
+    inputs = {"text": {"type": "text", "description": "the text to classify"},
+              "labels": {"type": "list", "description": "the candidate labels (list of str)"}}
+    output_type = "text"
+    model_class = "TFAutoModelForSequenceClassification"
+    default_checkpoint = "cross-encoder/nli-distilroberta-base"
+    hypothesis_template = "This example is {}."
+
+    def setup(self):
+        super().setup()
+        self.entailment_id = entailment_id(self.model.config)
+
+    def encode(self, text, labels):
+        text = _text_arg(text, "text")
+        if isinstance(labels, str):
+            labels = [x.strip() for x in labels.split(",") if x.strip()]
+        if not isinstance(labels, (list, tuple)) or not labels or \
+                not all(isinstance(x, str) for x in labels):
+            raise InvalidInputError("'labels' must be a non-empty list of texts.")
+        labels = [str(x) for x in labels]
+        hypotheses = [self.hypothesis_template.format(x) for x in labels]
+        enc = self.pre_processor([text] * len(labels), hypotheses, padding=True, truncation=True,
+                                 return_tensors="tf")
+        return enc, labels
+
+    def forward(self, inputs):
+        enc, labels = inputs
+        return super().forward(dict(enc)).logits, labels
+
+    def decode(self, outputs):
+        import numpy as np
+
+        logits, labels = outputs
+        scores = np.asarray(logits)[:, self.entailment_id]
+        return AgentText(labels[int(np.argmax(scores))])
+
+
+class RemoteZeroShotClassificationTool(RemoteTool):
+    name = ZeroShotClassificationTool.name
+    description = ZeroShotClassificationTool.description
+    inputs = ZeroShotClassificationTool.inputs
+    output_type = "text"
+    default_checkpoint = "facebook/bart-large-mnli"
+
+    def prepare_inputs(self, text, labels):
+        return {"inputs": _text_arg(text, "text"),
+                "parameters": {"candidate_labels": list(labels)}}
+
+    def extract_outputs(self, outputs):
+        if isinstance(outputs, dict) and outputs.get("labels") and outputs.get("scores"):
+            pairs = list(zip(outputs["scores"], outputs["labels"]))
+            return max(pairs)[1]
+        from ._http import LLMResponseError
+
+        raise LLMResponseError(f"the zero-shot endpoint answered {outputs!r:.200}; expected "
+                               "{'labels': [...], 'scores': [...]}.")
+
+
+# --------------------------------------------------------------- LLM-based text tools
+
+
+def generate_text(model, tokenizer, prompt, *, max_new_tokens=128, stop=None, prefill="",
+                  use_chat_template=None, generation_kwargs=None):
+    """Greedy continuation of ``prompt`` (a str, or chat messages) with a causal LM.
+
+    With a tokenizer that has a chat template (and ``use_chat_template`` not False) the prompt
+    becomes a user message (or the messages are used as they are); ``prefill`` is appended
+    after the generation prompt. ``stop`` strings end the text: passed to ``generate`` as
+    ``stop_strings`` and cut afterwards too. Returns the new text only.
+    """
+    import numpy as np
+
+    messages = prompt if isinstance(prompt, list) else None
+    has_template = bool(getattr(tokenizer, "chat_template", None))
+    if use_chat_template is None:
+        use_chat_template = has_template
+    if use_chat_template and has_template:
+        if messages is None:
+            messages = [{"role": "user", "content": str(prompt)}]
+        try:
+            text = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                 tokenize=False)
+        except Exception:  # noqa: BLE001 - templates without a system role: merge it in
+            merged = _merge_system(messages)
+            text = tokenizer.apply_chat_template(merged, add_generation_prompt=True,
+                                                 tokenize=False)
+        text += prefill
+        special = False
+    else:
+        if messages is not None:
+            text = "\n\n".join(m["content"] for m in messages) + "\n\n" + prefill
+        else:
+            text = str(prompt) + prefill
+        special = True
+    enc = tokenizer(text, return_tensors="np", add_special_tokens=special)
+    input_ids = np.asarray(enc["input_ids"])
+    if input_ids.ndim == 1:
+        input_ids = input_ids[None]
+    mask = enc.get("attention_mask") if hasattr(enc, "get") else None
+    mask = np.ones_like(input_ids) if mask is None else np.asarray(mask).reshape(input_ids.shape)
+    kwargs = dict(max_new_tokens=max_new_tokens, do_sample=False)
+    kwargs.update(generation_kwargs or {})
+    stop = [s for s in (stop or []) if s]
+    try:
+        out = model.generate(input_ids, attention_mask=mask, stop_strings=stop or None,
+                             tokenizer=tokenizer, **kwargs)
+    except TypeError:  # a generate() without stop strings: cut afterwards
+        out = model.generate(input_ids, attention_mask=mask, **kwargs)
+    seq = getattr(out, "sequences", out)
+    seq = np.asarray(seq)
+    new = seq[0, input_ids.shape[1]:]
+    text = tokenizer.decode([int(t) for t in new], skip_special_tokens=True)
+    return truncate_at_stops(text, stop)
+
+
+def _merge_system(messages):
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system and rest and rest[0]["role"] == "user":
+        rest[0]["content"] = "\n\n".join(system) + "\n\n" + rest[0]["content"]
+    elif system:
+        rest.insert(0, {"role": "user", "content": "\n\n".join(system)})
+    return rest
+
+
+def truncate_at_stops(text, stop):
+    cut = len(text)
+    for s in stop or ():
+        i = text.find(s)
+        if s and i != -1:
+            cut = min(cut, i)
+    return text[:cut]
+
+
+class _CausalLMTool(PipelineTool):
+    model_class = "TFAutoModelForCausalLM"
+    default_checkpoint = "HuggingFaceTB/SmolLM2-360M-Instruct"
+    max_new_tokens = 96
+
+    def __init__(self, model=None, *args, max_new_tokens=None, **kwargs):
+        super().__init__(model, *args, **kwargs)
+        if max_new_tokens is not None:
+            self.max_new_tokens = int(max_new_tokens)
+
+    def _fit(self, text):
+        """Cut ``text`` so that the prompt fits the model's context."""
+        context = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        if not context:
+            return text
+        budget = max(32, int(context) - self.max_new_tokens - 96)
+        import numpy as np
+
+        ids = np.asarray(self.pre_processor(text, add_special_tokens=False)["input_ids"])
+        ids = ids.reshape(-1)
+        if len(ids) <= budget:
+            return text
+        return self.pre_processor.decode([int(i) for i in ids[:budget]],
+                                         skip_special_tokens=True)
+
+    def forward(self, prompt):
+        return generate_text(self.model, self.pre_processor, prompt,
+                             max_new_tokens=self.max_new_tokens)
+
+    def decode(self, outputs):
+        return AgentText(outputs.strip())
+
+
+class TextQuestionAnsweringTool(_CausalLMTool):
+    name = "text_qa"
+    description = ("This is a tool that answers a question about a text. It takes the text and "
+                   "the question, and returns the answer.")
+    inputs = {"text": {"type": "text", "description": "the text the question is about"},
+              "question": {"type": "text", "description": "the question"}}
+    output_type = "text"
+    prompt_template = ("Read the text and answer the question about it in one short sentence."
+                       "\n\nText:\n{text}\n\nQuestion: {question}")
+
+    def encode(self, text, question):
+        return self.prompt_template.format(text=self._fit(_text_arg(text, "text")),
+                                           question=_text_arg(question, "question"))
+
+
+class TextSummarizationTool(_CausalLMTool):
+    name = "summarizer"
+    description = ("This is a tool that summarizes an English text. It takes the text and "
+                   "returns a short summary of it.")
+    inputs = {"text": {"type": "text", "description": "the text to summarize"}}
+    output_type = "text"
+    prompt_template = "Summarize the following text in two or three sentences.\n\n{text}"
+
+    def encode(self, text):
+        return self.prompt_template.format(text=self._fit(_text_arg(text, "text")))
+
+
+class RemoteTextQuestionAnsweringTool(RemoteTool):
+    name = TextQuestionAnsweringTool.name
+    description = TextQuestionAnsweringTool.description
+    inputs = TextQuestionAnsweringTool.inputs
+    output_type = "text"
+    default_checkpoint = "distilbert/distilbert-base-cased-distilled-squad"
+
+    def prepare_inputs(self, text, question):
+        return {"inputs": {"question": _text_arg(question, "question"),
+                           "context": _text_arg(text, "text")}}
+
+    def extract_outputs(self, outputs):
+        if isinstance(outputs, dict) and isinstance(outputs.get("answer"), str):
+            return outputs["answer"]
+        from ._http import LLMResponseError
+
+        raise LLMResponseError(f"the question-answering endpoint answered {outputs!r:.200}; "
+                               "expected {'answer': ...}.")
+
+
+class RemoteTextSummarizationTool(RemoteTool):
+    name = TextSummarizationTool.name
+    description = TextSummarizationTool.description
+    inputs = TextSummarizationTool.inputs
+    output_type = "text"
+    default_checkpoint = "sshleifer/distilbart-cnn-12-6"
+
+    def prepare_inputs(self, text):
+        return {"inputs": _text_arg(text, "text")}
+
+    def extract_outputs(self, outputs):
+        if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict) and \
+                isinstance(outputs[0].get("summary_text"), str):
+            return outputs[0]["summary_text"]
+        from ._http import LLMResponseError
+
+        raise LLMResponseError(f"the summarization endpoint answered {outputs!r:.200}; "
+                               "expected [{'summary_text': ...}].")
+
+
+# ---------------------------------------------------------------------- downloader
+
+_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr",
+               "table", "section", "article", "header", "footer", "blockquote", "pre", "title",
+               "hr", "dd", "dt", "main", "nav", "aside", "figcaption"}
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head"}
+
+
+class _TextExtractor(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts = []
+        self.skip = 0
+        self.title = []
+        self.in_title = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+        if tag == "title":
+            self.in_title = True
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag, attrs):
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in _SKIP_TAGS and self.skip:
+            self.skip -= 1
+        if tag == "title":
+            self.in_title = False
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if self.in_title:
+            self.title.append(data)
+        if not self.skip:
+            self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML page (title first), whitespace tidied, one block per line."""
+    p = _TextExtractor()
+    p.feed(markup)
+    p.close()
+    text = "".join(p.parts)
+    lines = [re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in text.split("\n")]
+    body = "\n".join(line for line in lines if line)
+    title = " ".join("".join(p.title).split())
+    if title and not body.startswith(title):
+        body = f"{title}\n{body}"
+    return body
+
+
+def _is_private(host: str) -> bool:
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except socket.gaierror:
+        return False  # the request itself will fail with a clear message
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or \
+                ip.is_multicast or ip.is_unspecified:
+            return True
+    return False
+
+
+class TextDownloadTool(Tool):
+    """Download a web page and return its text.
+
+    Only ``http``/``https`` URLs (also after redirects); at most ``max_bytes`` are read and
+    the whole download must finish within ``timeout`` seconds. Addresses on private, loopback
+    and link-local networks are refused unless ``allow_private_networks=True`` (the agent's
+    program is untrusted: this keeps it away from services on your network).
+    """
+
+    name = "text_downloader"
+    description = ("This is a tool that downloads a web page from a URL and returns its text "
+                   "content.")
+    inputs = {"url": {"type": "text", "description": "the URL of the page (http or https)"}}
+    output_type = "text"
+
+    def __init__(self, *, max_bytes=2_000_000, timeout=15.0, allow_private_networks=False,
+                 max_chars=200_000, **kwargs):
+        super().__init__()
+        self.max_bytes = int(max_bytes)
+        self.timeout = float(timeout)
+        self.allow_private_networks = bool(allow_private_networks)
+        self.max_chars = int(max_chars)
+
+    def _check_url(self, url):
+        parsed = urllib.parse.urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise InvalidInputError(f"text_downloader only fetches http(s) URLs, got {url!r}.")
+        if not self.allow_private_networks and _is_private(parsed.hostname):
+            raise InvalidInputError(f"text_downloader refuses {parsed.hostname}: it is on a "
+                                    "private or loopback network (allow_private_networks=True "
+                                    "allows it).")
+
+    def _opener(self):
+        tool = self
+
+        class Redirects(urllib.request.HTTPRedirectHandler):
+            max_redirections = 5
+
+            def redirect_request(self, req, fp, code, msg, headers, newurl):
+                tool._check_url(newurl)
+                return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+        return urllib.request.build_opener(Redirects)
+
+    def forward(self, url):
+        from ._http import request
+
+        url = _text_arg(url, "url").strip()
+        self._check_url(url)
+        status, headers, body = request(
+            url, None, method="GET", timeout=self.timeout, max_retries=1, backoff=0.5,
+            max_bytes=self.max_bytes, what="the web server", opener=self._opener(),
+            total_timeout=self.timeout, headers={"Accept": "text/html, text/plain, */*"})
+        ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        m = re.search(r"charset=([\w.-]+)", ctype, re.I)
+        try:
+            text = body.decode(m.group(1) if m else "utf-8", "replace")
+        except LookupError:
+            text = body.decode("utf-8", "replace")
+        if "html" in ctype.lower() or text.lstrip()[:15].lower().startswith(("<!doctype", "<html")):
+            text = html_to_text(text)
+        return text[:self.max_chars]
