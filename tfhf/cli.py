@@ -5,6 +5,8 @@
     tfhf assets path NAME            the model folder or file of an installed asset
     tfhf quickstart                  the main job: fine-tune and serve a classifier
     tfhf train --model DIR ...       fine-tune a text classifier on your CSV/JSONL/Parquet
+    tfhf chat [--model M] ...        chat with a causal LM (default: the SmolLM2 asset)
+    tfhf generate --prompt TEXT ...  continue a prompt with a causal LM, streamed
     tfhf agent "TASK" [--model M]    an LLM writes a program that calls tools; tfhf runs it
     tfhf export --model DIR ...      export a model as a TF Serving SavedModel (strings in)
     tfhf version                     tfhf's version
@@ -46,6 +48,10 @@ def _parser():
     sub.add_parser("export", help="export a model as a TF Serving SavedModel "
                    "(tfhf export --help)", add_help=False)
     sub.add_parser("agent", help="run an agent on a task (tfhf agent --help)", add_help=False)
+    sub.add_parser("chat", help="chat with a causal LM in the terminal (tfhf chat -h)",
+                   add_help=False)
+    sub.add_parser("generate", help="continue a prompt with a causal LM (tfhf generate -h)",
+                   add_help=False)
     sub.add_parser("version", help="print tfhf's version")
     sub.add_parser("env", help="versions of TensorFlow, Keras, transformers and torch")
     return p
@@ -143,8 +149,8 @@ def main(argv=None) -> int:
     if argv[:1] == ["export"]:  # `tfhf export` parses its own options
         return _export(argv[1:])
     parser = _parser()
-    args = parser.parse_args(argv[:1] if argv[:1] in (["quickstart"], ["train"], ["agent"])
-                             else argv)
+    args = parser.parse_args(argv[:1] if argv[:1] in (["quickstart"], ["train"], ["agent"],
+                                                    ["chat"], ["generate"]) else argv)
     from .errors import TfhfError
 
     try:
@@ -158,6 +164,10 @@ def main(argv=None) -> int:
             from .agents.cli import main as agent_main
 
             return agent_main(argv[1:])
+        if args.command in ("chat", "generate"):
+            from . import chat
+
+            return (chat.chat_main if args.command == "chat" else chat.generate_main)(argv[1:])
         if args.command == "assets":
             return _assets(args, parser)
         if args.command == "version":

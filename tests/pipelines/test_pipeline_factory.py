@@ -15,7 +15,7 @@ import tfhf
 from tfhf.errors import InvalidInputError, ModelNotFoundError
 
 TASKS = ["feature-extraction", "fill-mask", "ner", "question-answering", "sentiment-analysis",
-         "text-classification", "token-classification"]
+         "text-classification", "text-generation", "token-classification"]
 
 
 def test_public_name():
@@ -25,8 +25,8 @@ def test_public_name():
     assert supported_tasks() == TASKS
 
 
-@pytest.mark.parametrize("task", ["summarization", "text-generation", "Text-Classification", "",
-                                  None])
+@pytest.mark.parametrize("task", ["summarization", "text2text-generation", "Text-Classification",
+                                  "", None])
 def test_unknown_task_lists_the_supported_ones(task):
     with pytest.raises(InvalidInputError) as info:
         tfhf.pipeline(task, model="unused")
@@ -41,6 +41,7 @@ def test_unknown_task_lists_the_supported_ones(task):
     ("question-answering", "distilbert/distilbert-base-cased-distilled-squad"),
     ("fill-mask", "distilbert/distilroberta-base"),
     ("feature-extraction", "distilbert/distilbert-base-cased"),
+    ("text-generation", "openai-community/gpt2"),
 ])
 def test_default_model_offline_is_not_cached(task, default, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="tfhf"), \

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import ModelNotFoundError
+from ..errors import InvalidInputError, ModelNotFoundError
 from ..hub.resolve import ModelSource
 
 _TENSOR_METHODS = ("__call__", "pad", "encode_plus", "batch_encode_plus", "encode",
@@ -59,6 +59,8 @@ class TFTokenizer:
         if name == "tokenizer":  # not set yet (e.g. during copy or unpickling): no recursion
             raise AttributeError(name)
         attr = getattr(self.tokenizer, name)
+        if name == "apply_chat_template" and callable(attr):
+            return lambda *a, **k: _render_chat(self, attr, a, k)
         if name in _TENSOR_METHODS and callable(attr):
             return lambda *a, **k: self._with_tf(attr, a, k)
         return attr
@@ -77,6 +79,35 @@ class TFTokenizer:
 
     def __dir__(self):
         return sorted(set(dir(type(self))) | set(dir(self.tokenizer)))
+
+
+def _render_chat(wrapper, method, args, kwargs):
+    """``apply_chat_template`` with template failures as :class:`InvalidInputError`.
+
+    transformers renders chat templates in jinja2's ``ImmutableSandboxedEnvironment``; its
+    errors (``SecurityError`` for a template reaching for Python internals, syntax errors,
+    ``raise_exception`` in the template) reach the caller as bare jinja2 exceptions that do
+    not say a chat template was involved. The original stays attached as ``__cause__``.
+    """
+    try:
+        from jinja2 import exceptions as jx
+    except ImportError:  # pragma: no cover - transformers needs jinja2 for chat templates
+        return wrapper._with_tf(method, args, kwargs)
+    where = f"The chat template of tokenizer '{getattr(wrapper.tokenizer, 'name_or_path', '')}'"
+    if kwargs.get("chat_template") is not None:
+        where = "The chat template passed as chat_template="
+    try:
+        return wrapper._with_tf(method, args, kwargs)
+    except jx.SecurityError as e:
+        raise InvalidInputError(
+            f"{where} tried an operation the template sandbox forbids ({e}). Chat templates "
+            "run sandboxed and may not reach Python internals: the template is broken or "
+            "hostile; use a trusted one (chat_template=...).") from e
+    except jx.TemplateSyntaxError as e:
+        raise InvalidInputError(f"{where} is not valid Jinja (line {e.lineno}): {e.message}") \
+            from e
+    except jx.TemplateError as e:
+        raise InvalidInputError(f"{where} rejected the conversation: {e}") from e
 
 
 class AutoTokenizer:

@@ -1,10 +1,10 @@
 """``tfhf.pipeline(task, model=...)``: transformers' pipelines on tfhf models.
 
 Tasks: text-classification (alias sentiment-analysis), feature-extraction,
-token-classification (alias ner), question-answering and fill-mask, with transformers' output
-formats. ``model`` is a folder / Hub repo id (loaded with the task's TFAutoModelFor* class and
-:class:`tfhf.AutoTokenizer`) or a tfhf model object; without it the task's default checkpoint
-(the one transformers used) is loaded from the Hub or its cache.
+token-classification (alias ner), question-answering, fill-mask and text-generation, with
+transformers' output formats. ``model`` is a folder / Hub repo id (loaded with the task's
+TFAutoModelFor* class and :class:`tfhf.AutoTokenizer`) or a tfhf model object; without it the
+task's default checkpoint (the one transformers used) is loaded from the Hub or its cache.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ SUPPORTED_TASKS = {
                            ("distilbert/distilbert-base-cased-distilled-squad", "564e9b5")),
     "fill-mask": ("fill_mask", "FillMaskPipeline", "TFAutoModelForMaskedLM",
                   ("distilbert/distilroberta-base", "fb53ab8")),
+    "text-generation": ("text_generation", "TextGenerationPipeline", "TFAutoModelForCausalLM",
+                        ("openai-community/gpt2", "607a30d")),
 }
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
 
