@@ -115,7 +115,7 @@ class DataCollatorForLanguageModeling(transformers.DataCollatorForLanguageModeli
         batch = tok.pad(_as_np_features(features), return_tensors="np",
                         pad_to_multiple_of=self.pad_to_multiple_of)
         batch = {k: np.asarray(v) for k, v in dict(batch).items()}
-        ids = tf.convert_to_tensor(batch["input_ids"])
+        ids = to_tf(batch["input_ids"])  # int32, as every other "tf" collator output
         special = batch.pop("special_tokens_mask", None)
         if special is None:
             special = np.array([tok.get_special_tokens_mask(r, already_has_special_tokens=True)

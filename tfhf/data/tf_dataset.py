@@ -79,7 +79,10 @@ def to_tf_dataset(dataset, feature_cols, label_cols, batch_size, shuffle, collat
         out = tf.py_function(fetch, [indices], tout)
         d = {}
         for k, t in zip(keys, out):
-            t.set_shape(spec[k].shape)
+            shape = spec[k].shape
+            if drop_remainder:  # every batch is full: a static batch dimension (TPU, XLA)
+                shape = tf.TensorShape([int(batch_size)]).concatenate(shape[1:])
+            t.set_shape(shape)
             d[k] = t
         x = {k: d[k] for k in wanted}
         if not labels:

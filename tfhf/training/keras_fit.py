@@ -22,6 +22,21 @@ _TASK_LABELS = {
 }
 
 
+def _multi_worker_logs(logs):
+    """Keras 3 reduces each step's logs under MultiWorkerMirroredStrategy with
+    ``strategy.reduce("MEAN", v, axis=0)``, which fails on scalars ("Invalid reduction
+    dimension 0", tensorflow/tensorflow#72388). Give scalars a length-1 axis there: the
+    values are already synchronized metric results, so their mean is the value."""
+    if not IS_KERAS_3 or not isinstance(logs, dict):
+        return logs
+    strategy = tf.distribute.get_strategy()
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and strategy.extended._in_multi_worker_mode()):
+        return logs
+    return {k: (tf.reshape(v, [1]) if tf.is_tensor(v) and v.shape.rank == 0 else v)
+            for k, v in logs.items()}
+
+
 class KerasTrainingMixin:
     """Mixed into :class:`tfhf.models.base.TFPreTrainedModel`."""
 
@@ -121,6 +136,28 @@ class KerasTrainingMixin:
         return super().compute_metrics(x, self._labels_from(x, y), self._prediction_for(y_pred),
                                        sample_weight)
 
+    def train_step(self, data):
+        return _multi_worker_logs(super().train_step(data))
+
+    def test_step(self, data):
+        return _multi_worker_logs(super().test_step(data))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras 3 hook: under a multi-replica strategy Keras builds compiled metrics from the
+        first batch reduced with MEAN over replicas, which turns integer token ids into
+        floats (and the model rejects them). Build from one replica's batch instead: same
+        dtypes, the per-replica shape."""
+        strategy = getattr(self, "_distribute_strategy", None)
+        if strategy is not None and iterator is not None and data_batch is None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda v: (strategy.experimental_local_results(v)[0]
+                               if isinstance(v, tf.distribute.DistributedValues) else v),
+                    next(it))
+                break
+            iterator = None
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     # ------------------------------------------------------------------ data
     def input_signature_names(self):
         """Inputs ``call`` accepts (for filtering dataset columns)."""
@@ -159,6 +196,13 @@ class KerasTrainingMixin:
         feature_cols = [c for c in cols if c in inputs and c not in label_names]
         label_cols = [c for c in cols if c in label_names or
                       (c in LABEL_ALIASES and "labels" in label_names)]
+        if not feature_cols:
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"The dataset has none of the model's inputs "
+                f"{sorted(getattr(self, 'model_input_names', inputs))} (columns: {cols}). "
+                "Tokenize the dataset first (dataset.map(tokenize_function, batched=True)).")
         unwanted = [c for c in cols if c not in feature_cols and c not in label_cols]
         if unwanted:
             dataset = dataset.remove_columns(unwanted)

@@ -51,8 +51,31 @@ class WarmUp(keras.optimizers.schedules.LearningRateSchedule):
         return cls(**config)
 
 
+class _DenseSlicesMixin:
+    """Adam on an embedding gradient as if it were dense.
+
+    Gathers give ``tf.IndexedSlices`` gradients that repeat a row once per occurrence (a
+    token seen twice in the batch; under ``tf.distribute``, every replica's slices
+    concatenated). Keras 3's Adam squares the slices before summing them, so the second
+    moment of a repeated row is the sum of squares instead of the square of the sum, and
+    the step of frequent tokens (and of position embeddings on N replicas) is off by up to
+    sqrt(repeats). Summing the slices into a dense gradient first gives PyTorch's (and
+    transformers 4.x TF's) update; Keras' Adam updates every row of ``m``/``v`` anyway.
+    """
+
+    def update_step(self, gradient, variable, *args, **kwargs):
+        if isinstance(gradient, tf.IndexedSlices):
+            gradient = tf.convert_to_tensor(gradient)
+        return super().update_step(gradient, variable, *args, **kwargs)
+
+
 @register_serializable()
-class AdamWeightDecay(keras.optimizers.AdamW):
+class Adam(_DenseSlicesMixin, keras.optimizers.Adam):
+    """``keras.optimizers.Adam`` whose embedding updates match a dense gradient's."""
+
+
+@register_serializable()
+class AdamWeightDecay(_DenseSlicesMixin, keras.optimizers.AdamW):
     """Adam with decoupled weight decay that skips variables matching
     ``exclude_from_weight_decay`` unless they match ``include_in_weight_decay``."""
 
@@ -113,8 +136,8 @@ def create_optimizer(init_lr, num_train_steps, num_warmup_steps, min_lr_ratio=0.
                               exclude_from_weight_decay=DEFAULT_EXCLUDE,
                               include_in_weight_decay=include_in_weight_decay, **clip)
     else:
-        opt = keras.optimizers.Adam(learning_rate=schedule, beta_1=adam_beta1, beta_2=adam_beta2,
-                                    epsilon=adam_epsilon, **clip)
+        opt = Adam(learning_rate=schedule, beta_1=adam_beta1, beta_2=adam_beta2,
+                   epsilon=adam_epsilon, **clip)
     return opt, schedule
 
 

@@ -45,11 +45,14 @@ def read_table(path, text_column, label_column=None, role="train"):
         with open(path, "rb") as fh:
             raw = fh.read()
         try:
-            raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
             raise InvalidInputError(f"{role} file '{path}' is not UTF-8 text (invalid byte at "
                                     f"line {line}); re-save it as UTF-8.") from None
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if len(lines) <= (1 if FORMATS[ext] == "csv" else 0):  # a CSV header alone
+            raise InvalidInputError(f"{role} file '{path}' has no rows.")
     kwargs = {"delimiter": "\t"} if ext == ".tsv" else {}
     try:
         ds = datasets.load_dataset(FORMATS[ext], data_files=path, split="train", **kwargs)
@@ -231,6 +234,10 @@ def main(argv=None) -> int:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     a = p.parse_args(argv)
+    if a.quiet:  # also no datasets progress bars ("Generating train split", "Map")
+        import datasets
+
+        datasets.disable_progress_bars()
     res = train_text_classifier(
         a.model, a.train_file, a.output, validation_file=a.validation_file,
         text_column=a.text_column, label_column=a.label_column, epochs=a.epochs,

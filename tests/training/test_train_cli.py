@@ -1,0 +1,261 @@
+"""``tfhf train``: fine-tune a text classifier on the user's CSV / JSONL / Parquet file."""
+
+import json
+import os
+import shutil
+
+import pytest
+from _train_helpers import run_python, toy_rows
+
+from tfhf.cli import main as cli_main
+from tfhf.errors import TfhfError
+
+LABELS = {0: "neg", 1: "pos"}
+
+
+def write_rows(path, rows):
+    """rows -> CSV / JSONL / Parquet by the file's extension."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    ext = os.path.splitext(str(path))[1]
+    if ext == ".csv":
+        df.to_csv(path, index=False)
+    elif ext == ".jsonl":
+        df.to_json(path, orient="records", lines=True)
+    elif ext == ".parquet":
+        df.to_parquet(path)
+    else:
+        raise AssertionError(ext)
+    return str(path)
+
+
+def rows(n, seed=0):
+    return [{"text": r["text"], "label": LABELS[r["label"]]} for r in toy_rows(n, seed)]
+
+
+def train_args(model, train_file, output, *extra):
+    return ["train", "--model", model, "--train-file", train_file, "--output", str(output),
+            "--epochs", "1", "--batch-size", "8", "--max-length", "32", "--quiet", *extra]
+
+
+def run_cli(args, capsys):
+    rc = cli_main(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def leftovers(folder):
+    return sorted(p for p in os.listdir(folder) if p.startswith(".tfhf-train-"))
+
+
+# ----------------------------------------------------------------------------- success
+@pytest.mark.parametrize("ext", [".csv", ".parquet"])  # .jsonl: the console-script test
+def test_train_writes_a_reloadable_classifier(tiny_bert, tmp_path, capsys, ext):
+    train = write_rows(tmp_path / f"train{ext}", rows(48))
+    valid = write_rows(tmp_path / f"valid{ext}", rows(16, seed=1))
+    out = tmp_path / "clf"
+    rc, stdout, err = run_cli(train_args(tiny_bert, train, out, "--validation-file", valid),
+                              capsys)
+    assert rc == 0, err
+    assert err == ""  # --quiet: no progress bars
+    assert "validation accuracy" in stdout and str(out) in stdout
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(os.listdir(out))
+    assert leftovers(tmp_path) == []
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "neg", "1": "pos"}
+    assert config["label2id"] == {"neg": 0, "pos": 1}
+    # it reloads as a classifier (tfhf and PyTorch transformers) and predicts a known label
+    from tfhf.training.text_classification import classify
+
+    preds = classify(str(out), ["a superb film", "an awful film"])
+    assert [set(p) for p in preds] == [{"label", "score"}] * 2
+    assert all(p["label"] in ("neg", "pos") and 0.5 <= p["score"] <= 1 for p in preds)
+    if ext == ".csv":
+        import transformers
+
+        pt = transformers.AutoModelForSequenceClassification.from_pretrained(out)
+        assert pt.config.id2label == {0: "neg", 1: "pos"}
+
+
+def test_train_console_script_end_to_end(tiny_bert, tmp_path):
+    """The installed `tfhf` command in a fresh process, on JSONL with other column names;
+    the validation split comes from the training file."""
+    import subprocess
+
+    train = write_rows(tmp_path / "reviews.jsonl",
+                       [{"review": r["text"], "sentiment": r["label"]} for r in rows(40)])
+    out = tmp_path / "model"
+    exe = shutil.which("tfhf")
+    cmd = train_args(tiny_bert, train, out, "--text-column", "review", "--label-column",
+                     "sentiment")
+    if exe is None:  # not on PATH: the same entry point through the module
+        p = run_python(["-m", "tfhf.cli", *cmd], timeout=240)
+    else:
+        p = subprocess.run([exe, *cmd], capture_output=True, text=True, timeout=240,
+                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert p.returncode == 0, p.stderr[-4000:]
+    assert "validation accuracy" in p.stdout
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(os.listdir(out))
+    assert json.loads((out / "config.json").read_text())["id2label"] == {"0": "neg",
+                                                                          "1": "pos"}
+    assert leftovers(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- errors
+@pytest.fixture
+def csv_file(tmp_path):
+    return write_rows(tmp_path / "train.csv", rows(24))
+
+
+def expect_error(args, capsys, *needles):
+    rc, _, err = run_cli(args, capsys)
+    assert rc == 1, err
+    assert err.startswith("tfhf: error: ") and err.count("\n") == 1, err  # one clear line
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def test_missing_column(tiny_bert, csv_file, tmp_path, capsys):
+    expect_error(train_args(tiny_bert, csv_file, tmp_path / "o", "--text-column", "review"),
+                 capsys, "no column 'review'", "text, label", "--text-column")
+    expect_error(train_args(tiny_bert, csv_file, tmp_path / "o", "--label-column", "stars"),
+                 capsys, "no column 'stars'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_files(tiny_bert, tmp_path, capsys):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    expect_error(train_args(tiny_bert, str(empty), tmp_path / "o"), capsys, "empty.csv",
+                 "is empty")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("text,label\n")
+    expect_error(train_args(tiny_bert, str(header_only), tmp_path / "o"), capsys,
+                 "header.csv", "no rows")
+    missing = tmp_path / "nope.jsonl"
+    expect_error(train_args(tiny_bert, str(missing), tmp_path / "o"), capsys, "nope.jsonl",
+                 "does not exist")
+
+
+def test_label_outside_the_label_set(tiny_bert, csv_file, tmp_path, capsys):
+    valid = write_rows(tmp_path / "valid.csv",
+                       rows(6, seed=3) + [{"text": "so so", "label": "neutral"}])
+    expect_error(train_args(tiny_bert, csv_file, tmp_path / "o", "--validation-file", valid),
+                 capsys, "valid.csv", "'neutral'", "not in the training labels")
+    assert not (tmp_path / "o").exists()
+
+
+def test_single_label_value_is_an_error(tiny_bert, tmp_path, capsys):
+    same = write_rows(tmp_path / "same.csv", [{"text": f"t {i}", "label": "pos"}
+                                              for i in range(12)])
+    expect_error(train_args(tiny_bert, same, tmp_path / "o"), capsys, "single label")
+
+
+def test_non_utf8_text(tiny_bert, tmp_path, capsys):
+    bad = tmp_path / "latin1.csv"
+    bad.write_bytes("text,label\ngood film,pos\ncaf\u00e9 cr\u00e8me,neg\n".encode("latin-1"))
+    expect_error(train_args(tiny_bert, str(bad), tmp_path / "o"), capsys, "latin1.csv",
+                 "not UTF-8", "line 3")
+
+
+def test_unknown_format(tiny_bert, tmp_path, capsys):
+    f = tmp_path / "data.xlsx"
+    f.write_text("x")
+    expect_error(train_args(tiny_bert, str(f), tmp_path / "o"), capsys, "'.xlsx'", ".csv")
+
+
+def test_model_folder_without_config(tmp_path, csv_file, capsys):
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello")
+    expect_error(train_args(str(folder), csv_file, tmp_path / "o"), capsys, "not-a-model")
+    expect_error(train_args(str(tmp_path / "missing"), csv_file, tmp_path / "o"), capsys,
+                 "missing")
+
+
+@pytest.mark.parametrize("model_type,hint", [("t5", "cannot be trained as a text classifier"),
+                                             ("my-own-net", "bert")])
+def test_model_folder_of_an_unsupported_type(tiny_bert, tmp_path, csv_file, capsys,
+                                             model_type, hint):
+    """A checkpoint transformers knows but tfhf cannot train as a classifier (T5), and a
+    model_type nobody knows."""
+    folder = tmp_path / f"{model_type}-model"
+    shutil.copytree(tiny_bert, folder)
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
+    expect_error(train_args(str(folder), csv_file, tmp_path / "o"), capsys,
+                 f"{model_type}-model", f"'{model_type}'", hint)
+
+
+def test_output_path_that_is_a_file(tiny_bert, csv_file, tmp_path, capsys):
+    f = tmp_path / "taken"
+    f.write_text("do not overwrite")
+    expect_error(train_args(tiny_bert, csv_file, f), capsys, "is a file")
+    assert f.read_text() == "do not overwrite"
+
+
+def test_non_empty_output_needs_overwrite(tiny_bert, csv_file, tmp_path, capsys):
+    out = tmp_path / "existing"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    expect_error(train_args(tiny_bert, csv_file, out), capsys, "--overwrite")
+    assert (out / "keep.txt").read_text() == "mine"
+
+
+def test_errors_are_tfhf_errors_from_python(tiny_bert, csv_file, tmp_path):
+    from tfhf.training.text_classification import train_text_classifier
+
+    with pytest.raises(TfhfError, match="no column"):
+        train_text_classifier(tiny_bert, csv_file, str(tmp_path / "o"), text_column="nope")
+    with pytest.raises(ValueError):  # tfhf errors are also ValueErrors / OSErrors
+        train_text_classifier(tiny_bert, csv_file, str(tmp_path / "o"), epochs=0)
+
+
+# ----------------------------------------------------------------------------- interruption
+@pytest.mark.parametrize("where", ["fit", "save"])
+def test_interrupted_run_leaves_nothing_half_written(tiny_bert, csv_file, tmp_path,
+                                                     monkeypatch, where):
+    """Ctrl-C during training or while writing: no output folder, no .tfhf-train-* temp
+    folder, an existing output (with --overwrite) untouched, the dtype policy restored."""
+    from tfhf._keras import keras
+    from tfhf.models.base import TFPreTrainedModel
+    from tfhf.training.text_classification import train_text_classifier
+
+    if where == "fit":
+        def fit(self, *args, **kwargs):
+            class Interrupt(keras.callbacks.Callback):
+                def on_train_batch_end(self, batch, logs=None):
+                    if batch == 1:
+                        raise KeyboardInterrupt
+
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), Interrupt()]
+            return keras.Model.fit(self, *args, **kwargs)
+
+        monkeypatch.setattr(TFPreTrainedModel, "fit", fit, raising=False)
+    else:
+        real_save = TFPreTrainedModel.save_pretrained
+
+        def save_pretrained(self, folder, *args, **kwargs):
+            real_save(self, folder, *args, **kwargs)  # the weights land, then Ctrl-C
+            assert os.path.isfile(os.path.join(folder, "model.safetensors"))
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(TFPreTrainedModel, "save_pretrained", save_pretrained)
+
+    if where == "fit":  # a fresh output folder, under a mixed policy that must be undone
+        out, overwrite, policy = tmp_path / "fresh", False, "mixed_bfloat16"
+    else:  # replacing an existing model with --overwrite: the old one must survive
+        out, overwrite, policy = tmp_path / "existing", True, None
+        out.mkdir()
+        (out / "config.json").write_text("{}")
+    with pytest.raises(KeyboardInterrupt):
+        train_text_classifier(tiny_bert, csv_file, str(out), batch_size=8, max_length=32,
+                              verbose=0, overwrite=overwrite, mixed_precision=policy)
+    assert keras.mixed_precision.global_policy().name == "float32"
+    if where == "fit":
+        assert not out.exists()
+    else:
+        assert os.listdir(out) == ["config.json"] and (out / "config.json").read_text() == "{}"
+    assert leftovers(tmp_path) == []
