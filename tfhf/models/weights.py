@@ -161,3 +161,22 @@ def masked_lm_head_names(heads, task, config, bias_key, decoder_prefix):
     table[f"{decoder_prefix}.weight"] = "mlm.decoder.kernel"
     table[f"{decoder_prefix}.bias"] = target
     return table, (bias_key,)
+
+
+def encoder_layer_table(hf_layer_prefix, num_layers, dense_names, norm_names):
+    """HF -> tfhf table for a stack of :class:`tfhf.layers.EncoderBlock` s.
+
+    ``dense_names`` / ``norm_names`` map the family's HF module names inside one layer to the
+    block's attributes (``attention.query``..., ``attention_norm``/``output_norm``); every
+    entry has a ``weight`` and a ``bias``.
+    """
+    t = {}
+    for i in range(num_layers):
+        hf, tf = f"{hf_layer_prefix}.{i}.", f"encoder.blocks.{i}."
+        for name, path in dense_names:
+            t[f"{hf}{name}.weight"] = f"{tf}{path}.kernel"
+            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+        for name, path in norm_names:
+            t[f"{hf}{name}.weight"] = f"{tf}{path}.weight"
+            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+    return t

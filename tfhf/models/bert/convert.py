@@ -1,5 +1,7 @@
 """BERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
 
+from ..weights import encoder_layer_table
+
 
 def base_weights(config, with_pooler=True):
     t = {
@@ -9,22 +11,14 @@ def base_weights(config, with_pooler=True):
         "embeddings.LayerNorm.weight": "embeddings.norm.weight",
         "embeddings.LayerNorm.bias": "embeddings.norm.bias",
     }
-    for i in range(config.num_hidden_layers):
-        hf, tf = f"encoder.layer.{i}.", f"encoder.blocks.{i}."
-        for name, path in [
-            ("attention.self.query", "attention.query"),
-            ("attention.self.key", "attention.key"),
-            ("attention.self.value", "attention.value"),
-            ("attention.output.dense", "attention.out"),
-            ("intermediate.dense", "ffn.up"),
-            ("output.dense", "ffn.down"),
-        ]:
-            t[f"{hf}{name}.weight"] = f"{tf}{path}.kernel"
-            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
-        for name, path in [("attention.output.LayerNorm", "attention_norm"),
-                           ("output.LayerNorm", "output_norm")]:
-            t[f"{hf}{name}.weight"] = f"{tf}{path}.weight"
-            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+    t.update(encoder_layer_table("encoder.layer", config.num_hidden_layers, [
+        ("attention.self.query", "attention.query"),
+        ("attention.self.key", "attention.key"),
+        ("attention.self.value", "attention.value"),
+        ("attention.output.dense", "attention.out"),
+        ("intermediate.dense", "ffn.up"),
+        ("output.dense", "ffn.down"),
+    ], [("attention.output.LayerNorm", "attention_norm"), ("output.LayerNorm", "output_norm")]))
     if with_pooler:
         t["pooler.dense.weight"] = "pooler.dense.kernel"
         t["pooler.dense.bias"] = "pooler.dense.bias"

@@ -1,5 +1,7 @@
 """DistilBERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
 
+from ..weights import encoder_layer_table
+
 
 def base_weights(config, with_pooler=False):
     t = {
@@ -8,22 +10,14 @@ def base_weights(config, with_pooler=False):
         "embeddings.LayerNorm.weight": "embeddings.norm.weight",
         "embeddings.LayerNorm.bias": "embeddings.norm.bias",
     }
-    for i in range(config.n_layers):
-        hf, tf = f"transformer.layer.{i}.", f"encoder.blocks.{i}."
-        for name, path in [
-            ("attention.q_lin", "attention.query"),
-            ("attention.k_lin", "attention.key"),
-            ("attention.v_lin", "attention.value"),
-            ("attention.out_lin", "attention.out"),
-            ("ffn.lin1", "ffn.up"),
-            ("ffn.lin2", "ffn.down"),
-        ]:
-            t[f"{hf}{name}.weight"] = f"{tf}{path}.kernel"
-            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
-        for name, path in [("sa_layer_norm", "attention_norm"),
-                           ("output_layer_norm", "output_norm")]:
-            t[f"{hf}{name}.weight"] = f"{tf}{path}.weight"
-            t[f"{hf}{name}.bias"] = f"{tf}{path}.bias"
+    t.update(encoder_layer_table("transformer.layer", config.n_layers, [
+        ("attention.q_lin", "attention.query"),
+        ("attention.k_lin", "attention.key"),
+        ("attention.v_lin", "attention.value"),
+        ("attention.out_lin", "attention.out"),
+        ("ffn.lin1", "ffn.up"),
+        ("ffn.lin2", "ffn.down"),
+    ], [("sa_layer_norm", "attention_norm"), ("output_layer_norm", "output_norm")]))
     return t  # DistilBERT has no pooler
 
 
