@@ -20,6 +20,7 @@ _LAZY = {
     "TFAutoModelForMaskedLM": "tfhf.models.auto",
     "TFAutoModelForCausalLM": "tfhf.models.auto",
     "TFAutoModelForSeq2SeqLM": "tfhf.models.auto",
+    "TFAutoModelForSpeechSeq2Seq": "tfhf.models.auto",
     # tokenizers and config
     "AutoTokenizer": "tfhf.data.tokenizer",
     "TFTokenizer": "tfhf.data.tokenizer",

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from .._keras import keras, track_layers
+from .._keras import add_weight, keras, track_layers
 from .activations import get_activation
 from .attention import attend, attention_bias_from_mask
 from .core import Dense, Embedding, LayerNorm, RMSNorm
 from .decoder import causal_bias, write_cache
 
 LEARNED, SINUSOIDAL, RELATIVE, NONE = "learned", "sinusoidal", "relative", "none"
+# a saved position table (looked up like LEARNED) whose initial value is the sinusoid table
+# (Whisper's encoder: transformers keeps it frozen and saves it as a weight)
+SINUSOIDAL_WEIGHT = "sinusoidal_weight"
 
 
 @dataclass
@@ -88,6 +91,20 @@ def sinusoidal_table(num_positions, dim, padding_idx=None):
     if padding_idx is not None:
         table[padding_idx] = 0.0
     return table.astype(np.float32)
+
+
+class SinusoidalTable(Embedding):
+    """A frozen (non-trainable) position table initialized with :func:`sinusoidal_table`."""
+
+    def build(self, input_shape=None):
+        table = sinusoidal_table(self.num_embeddings, self.dim)
+
+        def init(shape, dtype=None):
+            return tf.constant(table, dtype=dtype or tf.float32)
+
+        self.embeddings = add_weight(self, "embeddings", (self.num_embeddings, self.dim), init,
+                                     trainable=False, autocast=False)
+        self.built = True
 
 
 def padded_position_ids(input_ids, padding_idx, past_length=0):
@@ -278,6 +295,9 @@ class Seq2SeqStack(keras.layers.Layer):
         if self.position_kind == LEARNED:
             self.embed_positions = Embedding(max_pos + spec.position_offset, spec.d_model,
                                              spec.init_std, name="embed_positions")
+        elif self.position_kind == SINUSOIDAL_WEIGHT:
+            self.embed_positions = SinusoidalTable(max_pos, spec.d_model,
+                                                   name="embed_positions")
         elif self.position_kind == SINUSOIDAL:  # a constant, not a weight
             self.sinusoids = tf.constant(sinusoidal_table(
                 max_pos + spec.padding_idx + 1, spec.d_model, spec.padding_idx))
@@ -302,6 +322,8 @@ class Seq2SeqStack(keras.layers.Layer):
         positions, already in the padded fairseq numbering: see :func:`padded_position_ids`)."""
         if self.position_kind == LEARNED:
             x = x + self.embed_positions(position_ids + self.spec.position_offset)
+        elif self.position_kind == SINUSOIDAL_WEIGHT:
+            x = x + self.embed_positions(position_ids)
         elif self.position_kind == SINUSOIDAL:
             x = x + tf.cast(tf.gather(self.sinusoids, position_ids), x.dtype)
         return x

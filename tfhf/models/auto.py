@@ -26,6 +26,11 @@ class _TFAutoClass:
         _check_path_like(path)
         load_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
         source = ModelSource(path, **{k: kwargs[k] for k in load_keys if k in kwargs})
+        if config is None and not kwargs.get("gguf_file") and os.path.isdir(path):
+            from .whisper.ct2 import inferred_configs, is_ct2_folder
+
+            if is_ct2_folder(path):  # a CTranslate2 (faster-whisper) Whisper folder
+                config, _ = inferred_configs(path)
         if config is None:
             config, _ = load_config(source, gguf_file=kwargs.get("gguf_file"))
         elif isinstance(config, str):
@@ -51,3 +56,4 @@ TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering", "ques
 TFAutoModelForMaskedLM = _auto("TFAutoModelForMaskedLM", "masked_lm")
 TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM", "causal_lm")
 TFAutoModelForSeq2SeqLM = _auto("TFAutoModelForSeq2SeqLM", "seq2seq_lm")
+TFAutoModelForSpeechSeq2Seq = _auto("TFAutoModelForSpeechSeq2Seq", "speech_seq2seq")

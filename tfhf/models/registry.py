@@ -7,7 +7,7 @@ import importlib
 from ..errors import UnsupportedModelError
 
 TASKS = ("base", "sequence_classification", "token_classification", "question_answering",
-         "masked_lm", "causal_lm", "seq2seq_lm")
+         "masked_lm", "causal_lm", "seq2seq_lm", "speech_seq2seq")
 
 MODELS = {
     "bert": {
@@ -64,6 +64,10 @@ MODELS = {
     "m2m_100": {
         "base": "m2m_100.modeling:TFM2M100Model",
         "seq2seq_lm": "m2m_100.modeling:TFM2M100ForConditionalGeneration",
+    },
+    "whisper": {
+        "base": "whisper.modeling:TFWhisperModel",
+        "speech_seq2seq": "whisper.modeling:TFWhisperForConditionalGeneration",
     },
 }
 
