@@ -16,6 +16,7 @@ rates with scipy's polyphase filter (``scipy.signal.resample_poly``).
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import wave
 
@@ -23,6 +24,9 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import InvalidInputError
+from .io import resample  # noqa: F401  (re-exported: tfhf.audio.features.resample)
+
+logger = logging.getLogger("tfhf")
 
 
 @functools.lru_cache(maxsize=8)
@@ -75,8 +79,20 @@ class WhisperFeatures:
                  n_fft=400):
         self.feature_size, self.sampling_rate = feature_size, sampling_rate
         self.hop_length, self.chunk_length, self.n_fft = hop_length, chunk_length, n_fft
+        self._warned = False
+
+    @property
+    def n_samples(self):
+        """Samples in one window (480000 for 30 s at 16 kHz)."""
+        return self.chunk_length * self.sampling_rate
 
     def __call__(self, raw_speech, sampling_rate=None):
+        if sampling_rate is None and not self._warned:
+            self._warned = True
+            logger.warning("WhisperFeatures was called without sampling_rate: the audio is taken "
+                           "to be at %d Hz. Pass sampling_rate= so that audio at another rate "
+                           "is refused instead of silently giving wrong features.",
+                           self.sampling_rate)
         if sampling_rate is not None and sampling_rate != self.sampling_rate:
             raise InvalidInputError(
                 f"audio sampled at {sampling_rate} Hz; this feature extractor expects "
@@ -94,7 +110,7 @@ def read_wav(path):
     """A PCM WAV file -> (mono float32 waveform in [-1, 1], sample rate). Channels are
     averaged. 8/16/24/32-bit integer PCM (the ``wave`` module reads no float WAV)."""
     try:
-        with wave.open(str(path), "rb") as f:
+        with wave.open(path if hasattr(path, "read") else str(path), "rb") as f:
             rate, channels, width = f.getframerate(), f.getnchannels(), f.getsampwidth()
             raw = f.readframes(f.getnframes())
     except (wave.Error, EOFError) as e:
@@ -113,14 +129,3 @@ def read_wav(path):
     else:
         raise InvalidInputError(f"{path}: {8 * width}-bit samples are not supported.")
     return data.reshape(-1, channels).mean(axis=1), rate
-
-
-def resample(audio, orig_rate, target_rate=16000):
-    """Polyphase resampling (scipy.signal.resample_poly) of a 1-D waveform."""
-    if orig_rate == target_rate:
-        return np.asarray(audio, np.float32)
-    from scipy.signal import resample_poly
-
-    g = math.gcd(int(orig_rate), int(target_rate))
-    return resample_poly(np.asarray(audio, np.float64), target_rate // g,
-                         orig_rate // g).astype(np.float32)
