@@ -15,7 +15,8 @@ import tfhf
 from tfhf.errors import InvalidInputError, ModelNotFoundError
 
 TASKS = ["feature-extraction", "fill-mask", "ner", "question-answering", "sentiment-analysis",
-         "text-classification", "text-generation", "token-classification"]
+         "summarization", "text-classification", "text-generation", "text2text-generation",
+         "token-classification", "translation", "zero-shot-classification"]
 
 
 def test_public_name():
@@ -25,7 +26,7 @@ def test_public_name():
     assert supported_tasks() == TASKS
 
 
-@pytest.mark.parametrize("task", ["summarization", "text2text-generation", "Text-Classification",
+@pytest.mark.parametrize("task", ["image-classification", "translation_en", "Text-Classification",
                                   "", None])
 def test_unknown_task_lists_the_supported_ones(task):
     with pytest.raises(InvalidInputError) as info:
@@ -42,6 +43,10 @@ def test_unknown_task_lists_the_supported_ones(task):
     ("fill-mask", "distilbert/distilroberta-base"),
     ("feature-extraction", "distilbert/distilbert-base-cased"),
     ("text-generation", "openai-community/gpt2"),
+    ("zero-shot-classification", "facebook/bart-large-mnli"),
+    ("summarization", "sshleifer/distilbart-cnn-12-6"),
+    ("text2text-generation", "google-t5/t5-base"),
+    ("translation_en_to_de", "google-t5/t5-base"),
 ])
 def test_default_model_offline_is_not_cached(task, default, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="tfhf"), \

@@ -1,8 +1,10 @@
 """``tfhf.pipeline(task, model=...)``: transformers' pipelines on tfhf models.
 
 Tasks: text-classification (alias sentiment-analysis), feature-extraction,
-token-classification (alias ner), question-answering, fill-mask and text-generation, with
-transformers' output formats. ``model`` is a folder / Hub repo id (loaded with the task's
+token-classification (alias ner), question-answering, fill-mask, text-generation,
+zero-shot-classification, and on encoder-decoder models text2text-generation, summarization and
+translation (also as transformers' ``"translation_xx_to_yy"`` names), with transformers' output
+formats. ``model`` is a folder / Hub repo id (loaded with the task's
 TFAutoModelFor* class and :class:`tfhf.AutoTokenizer`) or a tfhf model object; without it the
 task's default checkpoint (the one transformers used) is loaded from the Hub or its cache.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 from ..errors import InvalidInputError, ModelNotFoundError
 from .base import Pipeline
@@ -36,8 +39,22 @@ SUPPORTED_TASKS = {
                   ("distilbert/distilroberta-base", "fb53ab8")),
     "text-generation": ("text_generation", "TextGenerationPipeline", "TFAutoModelForCausalLM",
                         ("openai-community/gpt2", "607a30d")),
+    "zero-shot-classification": ("zero_shot_classification", "ZeroShotClassificationPipeline",
+                                 "TFAutoModelForSequenceClassification",
+                                 ("facebook/bart-large-mnli", "d7645e1")),
+    "text2text-generation": ("text2text_generation", "Text2TextGenerationPipeline",
+                             "TFAutoModelForSeq2SeqLM", ("google-t5/t5-base", "a9723ea")),
+    "summarization": ("text2text_generation", "SummarizationPipeline", "TFAutoModelForSeq2SeqLM",
+                      ("sshleifer/distilbart-cnn-12-6", "a4f8f3e")),
+    # the default depends on the language pair: TRANSLATION_DEFAULTS
+    "translation": ("text2text_generation", "TranslationPipeline", "TFAutoModelForSeq2SeqLM",
+                    (None, None)),
 }
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+# transformers' "translation_xx_to_yy" task names -> (xx, yy); the pairs with a default model
+TRANSLATION_TASK = re.compile(r"translation_([^_]+)_to_([^_]+)")
+TRANSLATION_DEFAULTS = {pair: ("google-t5/t5-base", "a9723ea")
+                        for pair in (("en", "fr"), ("en", "de"), ("en", "ro"))}
 
 _LOAD_KEYS = ("cache_dir", "local_files_only", "subfolder")
 
@@ -49,10 +66,29 @@ def supported_tasks():
 def check_task(task):
     """``task`` (or an alias) -> its canonical name; unknown tasks raise InvalidInputError."""
     name = TASK_ALIASES.get(task, task) if isinstance(task, str) else None
+    if isinstance(name, str) and TRANSLATION_TASK.fullmatch(name):
+        return "translation"
     if name not in SUPPORTED_TASKS:
         raise InvalidInputError(
-            f"Unknown task {task!r}. tfhf pipelines support: {', '.join(supported_tasks())}.")
+            f"Unknown task {task!r}. tfhf pipelines support: {', '.join(supported_tasks())} "
+            "(and translation_xx_to_yy).")
     return name
+
+
+def _default_model(name, task):
+    """(checkpoint, revision) used when no model is given; translation picks by language pair."""
+    if name != "translation":
+        return SUPPORTED_TASKS[name][3]
+    match = TRANSLATION_TASK.fullmatch(task)
+    pair = match.groups() if match else None
+    if pair not in TRANSLATION_DEFAULTS:
+        raise InvalidInputError(
+            f"The '{task}' pipeline has no default model"
+            + ("" if pair else " (the task names no language pair)")
+            + ": pass model=<folder or repo id> (e.g. facebook/nllb-200-distilled-600M with "
+            "src_lang/tgt_lang), or use one of "
+            + ", ".join(f"translation_{a}_to_{b}" for a, b in TRANSLATION_DEFAULTS) + ".")
+    return TRANSLATION_DEFAULTS[pair]
 
 
 def task_class(task):
@@ -86,7 +122,7 @@ def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, 
         raise InvalidInputError(f"framework={framework!r}: tfhf pipelines run TensorFlow models "
                                 "only (framework='tf' or None).")
     name = check_task(task)
-    module, cls_name, auto_name, (default_model, default_revision) = SUPPORTED_TASKS[name]
+    module, cls_name, auto_name, _ = SUPPORTED_TASKS[name]
     cls = pipeline_class or getattr(importlib.import_module(f"{__name__}.{module}"), cls_name)
     model_kwargs = dict(model_kwargs or {})
     hub = {k: v for k, v in (("revision", revision), ("token", token)) if v is not None}
@@ -99,6 +135,7 @@ def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, 
         raise InvalidInputError("A config was given without a model: pass the model too.")
     using_default = model is None
     if using_default:
+        default_model, default_revision = _default_model(name, task)
         model = default_model
         hub.setdefault("revision", default_revision)
         logger.warning("No model was supplied, defaulted to %s and revision %s. Using a "
@@ -166,5 +203,5 @@ def _check_model(model, cls, task):
             f"{'no head' if have == 'base' else 'a ' + have + ' head'}.")
 
 
-__all__ = ["SUPPORTED_TASKS", "TASK_ALIASES", "Pipeline", "check_task", "pipeline",
-           "supported_tasks", "task_class"]
+__all__ = ["SUPPORTED_TASKS", "TASK_ALIASES", "TRANSLATION_DEFAULTS", "Pipeline", "check_task",
+           "pipeline", "supported_tasks", "task_class"]
