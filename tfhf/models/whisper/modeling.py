@@ -123,6 +123,11 @@ class TFWhisperPreTrainedModel(TFSeq2SeqPreTrainedModel):
     def _encoder_mask(self, attention_mask, inputs):
         return None  # Whisper attends to every frame (transformers ignores the mask too)
 
+    def encoder_output_mask(self, attention_mask, encoder_hidden):
+        """Every encoder position: Whisper's cross-attention never masks (a features-length
+        mask would not even fit the halved encoder length)."""
+        return tf.ones(tf.shape(encoder_hidden)[:2], tf.int32)
+
     @property
     def dummy_inputs(self):
         c = self.config
@@ -181,9 +186,31 @@ class TFWhisperPreTrainedModel(TFSeq2SeqPreTrainedModel):
         return super()._open_checkpoint(source, use_safetensors, gguf_file)
 
 
+# ``call``'s first argument is named ``input_features``, so ``model(input_features=...)``
+# works under tf_keras too (it requires the first argument of ``call``, by name or position)
 class TFWhisperModel(TFSeq2SeqModel, TFWhisperPreTrainedModel):
     hf_architecture = "WhisperModel"
+
+    def call(self, input_features=None, attention_mask=None, decoder_input_ids=None,
+             decoder_attention_mask=None, encoder_outputs=None, output_hidden_states=None,
+             return_dict=None, training=False, **kwargs):
+        return super().call(input_features, attention_mask=attention_mask,
+                            decoder_input_ids=decoder_input_ids,
+                            decoder_attention_mask=decoder_attention_mask,
+                            encoder_outputs=encoder_outputs,
+                            output_hidden_states=output_hidden_states, return_dict=return_dict,
+                            training=training, **kwargs)
 
 
 class TFWhisperForConditionalGeneration(TFSeq2SeqLMBase, TFWhisperPreTrainedModel):
     hf_architecture = "WhisperForConditionalGeneration"
+
+    def call(self, input_features=None, attention_mask=None, decoder_input_ids=None,
+             decoder_attention_mask=None, labels=None, encoder_outputs=None,
+             output_hidden_states=None, return_dict=None, training=False, **kwargs):
+        return super().call(input_features, attention_mask=attention_mask,
+                            decoder_input_ids=decoder_input_ids,
+                            decoder_attention_mask=decoder_attention_mask, labels=labels,
+                            encoder_outputs=encoder_outputs,
+                            output_hidden_states=output_hidden_states, return_dict=return_dict,
+                            training=training, **kwargs)
