@@ -1,10 +1,11 @@
 """The curated tools: task name -> tool class, remote class and default checkpoint.
 
 One table. A task that is planned but not implemented yet (speech-to-text, text-to-speech,
-translation, image captioning) has ``available=False`` and a note; adding it later is one row
-and one class. The default checkpoints are Hub repos; every tool also loads from a local folder
-(``load_tool(task, model_repo_id="/path")``) or, for the LLM-based tools, from a GGUF file or an
-offline asset (``model_repo_id="asset:smollm2"``).
+image captioning) has ``available=False`` and a note; adding it later is one row and one class.
+The default checkpoints are the Hub repos transformers' original toolbox used; every tool also
+loads from a local folder (``load_tool(task, model_repo_id="/path")``), and ``text_qa`` /
+``summarizer`` also run on a causal LM (a folder, a GGUF file or an offline asset such as
+``model_repo_id="asset:smollm2"``).
 """
 
 from __future__ import annotations
@@ -33,22 +34,19 @@ TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
              "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
              remote_class="RemoteTextClassificationTool"),
     ToolSpec("zero-shot-classification", "text_tools", "ZeroShotClassificationTool",
-             "cross-encoder/nli-distilroberta-base",
-             remote_class="RemoteZeroShotClassificationTool"),
+             "facebook/bart-large-mnli", remote_class="RemoteZeroShotClassificationTool"),
     ToolSpec("text-question-answering", "text_tools", "TextQuestionAnsweringTool",
-             "HuggingFaceTB/SmolLM2-360M-Instruct",
-             remote_class="RemoteTextQuestionAnsweringTool"),
+             "google/flan-t5-base", remote_class="RemoteTextQuestionAnsweringTool"),
     ToolSpec("summarization", "text_tools", "TextSummarizationTool",
-             "HuggingFaceTB/SmolLM2-360M-Instruct", remote_class="RemoteTextSummarizationTool"),
+             "philschmid/bart-large-cnn-samsum", remote_class="RemoteTextSummarizationTool"),
+    ToolSpec("translation", "translation", "TranslationTool", "facebook/nllb-200-distilled-600M",
+             remote_class="RemoteTranslationTool"),
     ToolSpec("text-download", "text_tools", "TextDownloadTool", None),
     ToolSpec("speech-to-text", "text_tools", "", "openai/whisper-tiny.en", available=False,
              note="it needs a Whisper family in tfhf (the whisper-tiny-en asset is in "
                   "CTranslate2 format)."),
     ToolSpec("text-to-speech", "text_tools", "", "microsoft/speecht5_tts", available=False,
              note="tfhf has no text-to-speech model family yet."),
-    ToolSpec("translation", "text_tools", "", "facebook/nllb-200-distilled-600M",
-             available=False, note="tfhf has the NLLB/M2M100 models, but generate() does "
-                                   "not run encoder-decoder models yet."),
     ToolSpec("image-captioning", "text_tools", "", "Salesforce/blip-image-captioning-base",
              available=False, note="tfhf has no vision family yet."),
 ]}
@@ -60,6 +58,7 @@ TASK_ALIASES = {
     "text-summarization": "summarization",
     "text-downloader": "text-download",
     "zero-shot": "zero-shot-classification",
+    "translator": "translation",
 }
 
 

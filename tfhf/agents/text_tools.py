@@ -9,23 +9,31 @@ text-classification        ``text_classifier``      ``tfhf.pipeline("text-classi
 zero-shot-classification   ``zero_shot_classifier`` an NLI sequence classifier: the label whose
                                                     hypothesis ("This example is {label}.") gets
                                                     the highest entailment logit (default
-                                                    cross-encoder/nli-distilroberta-base; any NLI
-                                                    checkpoint with an "entailment" label)
-text-question-answering    ``text_qa``              an instruction prompt on a tfhf causal LM
-                                                    (default SmolLM2-360M-Instruct)
-summarization              ``summarizer``           the same, with a summarization prompt
+                                                    facebook/bart-large-mnli; any NLI checkpoint
+                                                    with an "entailment" label)
+text-question-answering    ``text_qa``              an encoder-decoder model answering transformers'
+                                                    original prompt (default google/flan-t5-base),
+                                                    or an instruction prompt on a causal LM
+summarization              ``summarizer``           an encoder-decoder summarizer (default
+                                                    philschmid/bart-large-cnn-samsum), or a
+                                                    summarization prompt on a causal LM
+translation                ``translator``           NLLB with language names mapped to codes
+                                                    (:mod:`tfhf.agents.translation`)
 text-download              ``text_downloader``      HTTP GET with size and time limits, text
                                                     extracted from HTML with html.parser
 =========================  =======================  ==============================================
 
-The model-backed tools load from a folder or Hub repo id (``model_repo_id``); the LLM-based
-ones also from a ``.gguf`` file or an offline asset (``"asset:smollm2"``).
+The model-backed tools load from a folder or Hub repo id (``model_repo_id``); ``text_qa`` and
+``summarizer`` pick TFAutoModelForSeq2SeqLM or TFAutoModelForCausalLM from the checkpoint's
+config, and also load a causal LM from a ``.gguf`` file or an offline asset
+(``"asset:smollm2"``).
 """
 
 from __future__ import annotations
 
 import html.parser
 import ipaddress
+import os
 import re
 import socket
 import urllib.parse
@@ -38,7 +46,7 @@ from .tools import PipelineTool, RemoteTool, Tool, resolve_model_spec
 __all__ = ["TextClassificationTool", "ZeroShotClassificationTool", "TextQuestionAnsweringTool",
            "TextSummarizationTool", "TextDownloadTool", "RemoteTextClassificationTool",
            "RemoteZeroShotClassificationTool", "RemoteTextQuestionAnsweringTool",
-           "RemoteTextSummarizationTool", "entailment_id", "generate_text"]
+           "RemoteTextSummarizationTool", "QA_PROMPT", "entailment_id", "generate_text"]
 
 
 def _text_arg(value, name):
@@ -124,7 +132,7 @@ class ZeroShotClassificationTool(PipelineTool):
               "labels": {"type": "list", "description": "the candidate labels (list of str)"}}
     output_type = "text"
     model_class = "TFAutoModelForSequenceClassification"
-    default_checkpoint = "cross-encoder/nli-distilroberta-base"
+    default_checkpoint = "facebook/bart-large-mnli"
     hypothesis_template = "This example is {}."
 
     def setup(self):
@@ -253,24 +261,46 @@ def truncate_at_stops(text, stop):
     return text[:cut]
 
 
-class _CausalLMTool(PipelineTool):
-    model_class = "TFAutoModelForCausalLM"
-    default_checkpoint = "HuggingFaceTB/SmolLM2-360M-Instruct"
-    max_new_tokens = 96
+class _TextGenerationTool(PipelineTool):
+    """A tool that writes text with an encoder-decoder model (the default, as transformers'
+    toolbox: the input goes to the encoder, ``generate`` writes the answer) or with a causal
+    LM (an instruction prompt, greedy continuation).
 
-    def __init__(self, model=None, *args, max_new_tokens=None, **kwargs):
+    Which one is read from the model: a folder or repo id whose config says
+    ``is_encoder_decoder`` loads with ``TFAutoModelForSeq2SeqLM``, anything else (also a
+    ``.gguf`` file or ``asset:NAME``) with ``TFAutoModelForCausalLM``. ``max_new_tokens``:
+    None keeps the model's generation config for encoder-decoder models (the original tools'
+    behaviour) and means 96 for causal LMs; ``generation_kwargs`` go to ``generate``.
+    """
+
+    model_class = "TFAutoModelForSeq2SeqLM"
+    causal_max_new_tokens = 96
+
+    def __init__(self, model=None, *args, max_new_tokens=None, generation_kwargs=None,
+                 **kwargs):
         super().__init__(model, *args, **kwargs)
-        if max_new_tokens is not None:
-            self.max_new_tokens = int(max_new_tokens)
+        self.max_new_tokens = None if max_new_tokens is None else int(max_new_tokens)
+        self.generation_kwargs = dict(generation_kwargs or {})
 
-    def _fit(self, text):
-        """Cut ``text`` so that the prompt fits the model's context."""
-        context = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
-        if not context:
-            return text
-        budget = max(32, int(context) - self.max_new_tokens - 96)
+    def setup(self):
+        if isinstance(self.model, (str, os.PathLike)):
+            self.model_class = _model_class_for(self.model, self.hub_kwargs)
+        super().setup()
+
+    @property
+    def is_seq2seq(self):
+        return bool(getattr(getattr(self.model, "config", None), "is_encoder_decoder", False))
+
+    # ---------------------------------------------------------------- causal LMs
+    def _fit(self, text, reserve=96):
+        """Cut ``text`` so that the prompt (``reserve`` tokens besides it) fits the model."""
         import numpy as np
 
+        limit = _input_limit(self.model, self.pre_processor)
+        if not limit:
+            return text
+        new = self.max_new_tokens or self.causal_max_new_tokens
+        budget = max(32, limit - reserve - (0 if self.is_seq2seq else new))
         ids = np.asarray(self.pre_processor(text, add_special_tokens=False)["input_ids"])
         ids = ids.reshape(-1)
         if len(ids) <= budget:
@@ -279,38 +309,117 @@ class _CausalLMTool(PipelineTool):
                                          skip_special_tokens=True)
 
     def forward(self, prompt):
+        if self.is_seq2seq:
+            return self._generate_seq2seq(prompt)
         return generate_text(self.model, self.pre_processor, prompt,
-                             max_new_tokens=self.max_new_tokens)
+                             max_new_tokens=self.max_new_tokens or self.causal_max_new_tokens,
+                             generation_kwargs=self.generation_kwargs or None)
+
+    # ---------------------------------------------------------------- encoder-decoder
+    def _generate_seq2seq(self, prompt):
+        import numpy as np
+
+        limit = _input_limit(self.model, self.pre_processor)
+        enc = self.pre_processor(prompt, return_tensors="np", truncation=bool(limit),
+                                 **({"max_length": limit} if limit else {}))
+        kwargs = dict(self.generation_kwargs)
+        if self.max_new_tokens is not None:
+            kwargs["max_new_tokens"] = self.max_new_tokens
+        out = _generate(self, np.asarray(enc["input_ids"]), enc.get("attention_mask"), kwargs)
+        return self.pre_processor.decode([int(i) for i in out[0]], skip_special_tokens=True,
+                                         clean_up_tokenization_spaces=True)
 
     def decode(self, outputs):
         return AgentText(outputs.strip())
 
 
-class TextQuestionAnsweringTool(_CausalLMTool):
+def _model_class_for(spec, hub_kwargs):
+    """TFAutoModelForSeq2SeqLM for encoder-decoder checkpoints, else TFAutoModelForCausalLM."""
+    name, extra = resolve_model_spec(spec)
+    if extra.get("gguf_file"):
+        return "TFAutoModelForCausalLM"
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(
+            name, **{k: v for k, v in hub_kwargs.items() if k in ("token", "revision",
+                                                                  "cache_dir",
+                                                                  "local_files_only")})
+    except (OSError, ValueError):
+        return "TFAutoModelForSeq2SeqLM"  # from_pretrained gives the clear error
+    return ("TFAutoModelForSeq2SeqLM" if getattr(config, "is_encoder_decoder", False)
+            else "TFAutoModelForCausalLM")
+
+
+def _input_limit(model, tokenizer):
+    """The most input tokens the model takes: the smaller of the tokenizer's
+    ``model_max_length`` (when set) and the config's ``max_position_embeddings``."""
+    limits = []
+    tok_limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
+        limits.append(tok_limit)
+    ctx = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(ctx, int) and ctx > 0:
+        limits.append(ctx)
+    return min(limits) if limits else None
+
+
+def _generate(tool, input_ids, attention_mask, kwargs):
+    """``tool.model.generate`` (on ``tool.device``) -> numpy sequences."""
+    import numpy as np
+
+    def run():
+        return tool.model.generate(input_ids, attention_mask=attention_mask, **kwargs)
+
+    if tool.device is not None:
+        import tensorflow as tf
+
+        with tf.device(tool.device):
+            out = run()
+    else:
+        out = run()
+    return np.asarray(getattr(out, "sequences", out))
+
+
+QA_PROMPT = ("Here is a text containing a lot of information: '''{text}'''.\n\n"
+             "Can you answer this question about the text: '{question}'")
+
+
+class TextQuestionAnsweringTool(_TextGenerationTool):
     name = "text_qa"
     description = ("This is a tool that answers a question about a text. It takes the text and "
                    "the question, and returns the answer.")
     inputs = {"text": {"type": "text", "description": "the text the question is about"},
               "question": {"type": "text", "description": "the question"}}
     output_type = "text"
+    default_checkpoint = "google/flan-t5-base"
+    # encoder-decoder models (Flan-T5) get transformers' original prompt, causal LMs this one
+    seq2seq_prompt_template = QA_PROMPT
     prompt_template = ("Read the text and answer the question about it in one short sentence."
                        "\n\nText:\n{text}\n\nQuestion: {question}")
 
     def encode(self, text, question):
-        return self.prompt_template.format(text=self._fit(_text_arg(text, "text")),
-                                           question=_text_arg(question, "question"))
+        text, question = _text_arg(text, "text"), _text_arg(question, "question")
+        template = self.seq2seq_prompt_template if self.is_seq2seq else self.prompt_template
+        reserve = 96 + len(question)  # room for the template and the question
+        return template.format(text=self._fit(text, reserve), question=question)
 
 
-class TextSummarizationTool(_CausalLMTool):
+class TextSummarizationTool(_TextGenerationTool):
     name = "summarizer"
     description = ("This is a tool that summarizes an English text. It takes the text and "
                    "returns a short summary of it.")
     inputs = {"text": {"type": "text", "description": "the text to summarize"}}
     output_type = "text"
+    default_checkpoint = "philschmid/bart-large-cnn-samsum"
+    # causal LMs get an instruction; an encoder-decoder summarizer reads the text as it is
     prompt_template = "Summarize the following text in two or three sentences.\n\n{text}"
 
     def encode(self, text):
-        return self.prompt_template.format(text=self._fit(_text_arg(text, "text")))
+        text = _text_arg(text, "text")
+        if self.is_seq2seq:
+            return text  # cut to the model's input length when tokenized
+        return self.prompt_template.format(text=self._fit(text))
 
 
 class RemoteTextQuestionAnsweringTool(RemoteTool):
