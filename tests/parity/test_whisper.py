@@ -121,6 +121,11 @@ def test_encoder_and_base_model_match_pytorch(root):
     enc = lm.encode(feats)
     assert tuple(enc.shape) == (2, SRC, D)
     np.testing.assert_allclose(enc.numpy(), ref.encoder_last_hidden_state.numpy(), atol=ATOL)
+    # precomputed encoder states; a features-length mask is ignored as in transformers
+    full = lm(feats, decoder_input_ids=dec).logits.numpy()
+    given = lm(None, encoder_outputs=(enc,), decoder_input_ids=dec,
+               attention_mask=np.ones((2, 2 * SRC), np.int32)).logits.numpy()
+    np.testing.assert_allclose(given, full, atol=1e-5)
 
 
 def test_loss_from_labels_matches_pytorch(root):

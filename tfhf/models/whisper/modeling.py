@@ -81,11 +81,15 @@ class WhisperMainLayer(Seq2SeqMainLayer):
                                     training=training)
         return x, hidden
 
-    def decode(self, ids, attention_mask, encoder_hidden, encoder_mask, **kwargs):
+    def decode(self, ids, attention_mask, encoder_hidden, encoder_mask, cross_kv=None,
+               **kwargs):
         # Whisper never masks the audio: every encoder position is seen, whatever mask the
         # caller has (a features-length mask from a feature extractor included)
-        every = tf.ones([tf.shape(ids)[0], self.spec.max_source_positions], tf.int32)
-        return super().decode(ids, attention_mask, encoder_hidden, every, **kwargs)
+        length = (tf.shape(cross_kv[0][0])[2] if cross_kv is not None
+                  else tf.shape(encoder_hidden)[1])
+        every = tf.ones([tf.shape(ids)[0], length], tf.int32)
+        return super().decode(ids, attention_mask, encoder_hidden, every, cross_kv=cross_kv,
+                              **kwargs)
 
 
 class TFWhisperPreTrainedModel(TFSeq2SeqPreTrainedModel):
