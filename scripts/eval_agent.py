@@ -134,6 +134,7 @@ OUTPUTS = {
     "text_qa": lambda text, question: "12 million euros",
     "text_downloader": lambda url: ARTICLE,
     "zero_shot_classifier": lambda text, labels: list(labels)[0] if labels else "",
+    "translator": lambda text, src_lang, tgt_lang: "Une nouvelle bibliothèque sera construite.",
 }
 
 
@@ -166,6 +167,8 @@ def stand_in_tools(calls):
         def run(*args, _name=name, _params=params, **kwargs):
             values = dict(zip(_params, args))
             values.update(kwargs)
+            if _name not in OUTPUTS:  # a tool none of the tasks needs
+                return f"(output of {_name})"
             return OUTPUTS[_name](**{p: values.get(p) for p in _params})
 
         tools.append(_recording_tool(name, real.description, real.inputs, real.output_type,
@@ -203,7 +206,8 @@ def main(argv=None):
     p.add_argument("--max-new-tokens", type=int, default=200)
     p.add_argument("--real-tools", action="store_true")
     p.add_argument("--no-chat-template", action="store_true")
-    p.add_argument("--show-code", action="store_true")
+    p.add_argument("--show-code", action="store_true", help="print each generated program")
+    p.add_argument("--show-reply", action="store_true", help="print each full LLM reply")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
 
@@ -252,12 +256,15 @@ def main(argv=None):
         if error is None:
             error = check(list(calls), result)
         rows.append({"task": i, "text": task, "solved": error is None, "seconds": seconds,
-                     "problem": error, "code": agent.last_code, "result": repr(result)[:300]})
+                     "problem": error, "code": agent.last_code,
+                     "reply": getattr(agent, "last_reply", None), "result": repr(result)[:300]})
         mark = "ok  " if error is None else "FAIL"
         print(f"{mark} {i:2d} {seconds:6.1f}s  {task}" + ("" if error is None
                                                            else f"\n          {error[:300]}"))
-        if args.show_code and agent.last_code:
-            print("          " + agent.last_code.replace("\n", "\n          "))
+        shown = getattr(agent, "last_reply", None) if args.show_reply else \
+            agent.last_code if args.show_code else None
+        if shown:
+            print("          " + shown.strip().replace("\n", "\n          "))
     solved = sum(r["solved"] for r in rows)
     per_task = sum(r["seconds"] for r in rows) / max(len(rows), 1)
     print(f"\n{model_name}: solved {solved}/{len(rows)} tasks, {per_task:.1f} s per task "

@@ -42,20 +42,36 @@ def test_run_uses_the_tool_and_the_variables_passed_in():
 
 def test_run_prompt_shows_each_tool_with_inputs_and_worked_examples():
     agent, llm, _ = make_agent(code_reply("x = 1"), default_tools=True)
-    agent.run("Do the thing with `text`.", text="t")
+    agent.run("Do the thing with `text`.", text="t", items=["a", "b"])
     prompt = llm.prompts[0]
     for name, tool in agent.toolbox.items():
-        assert f"- {name}: {' '.join(tool.description.split())}" in prompt
+        assert f"- {name}(" in prompt and f"): {' '.join(tool.description.split())}" in prompt
+    assert "- word_count(text=...): " in prompt
     assert "Inputs: text (text): the text whose words are counted" in prompt
     assert "Returns: integer" in prompt
     assert {"text_classifier", "zero_shot_classifier", "text_qa", "summarizer",
             "text_downloader", "word_count", "reverser"} <= set(agent.toolbox)
     assert prompt.count("Answer:\n```py") >= 3          # worked examples
-    assert prompt.rstrip().endswith('Task: "Do the thing with `text`."\n\nI will use the following')
-    # the same content as chat messages, for chat backends
-    assert prompt.messages[0]["role"] == "system" and "word_count" in prompt.messages[0]["content"]
-    assert prompt.messages[-1] == {"role": "user", "content": 'Task: "Do the thing with `text`."'}
+    task = 'Task: "Do the thing with `text`."\nVariables: `text` (str), `items` (list of 2 str)'
+    assert prompt.rstrip().endswith(task + "\n\nI will use the following")
+    # the same content as chat messages, for chat backends: the worked examples as turns
+    messages = prompt.messages
+    assert messages[0]["role"] == "system" and "word_count" in messages[0]["content"]
+    assert "Answer:" not in messages[0]["content"]
+    assert [m["role"] for m in messages[1:]] == ["user", "assistant"] * 3 + ["user"]
+    assert messages[1]["content"].startswith('Task: "') and "```py" in messages[2]["content"]
+    assert messages[-1] == {"role": "user", "content": task}
     assert prompt.prefill == "I will use the following"
+
+
+def test_custom_run_template_without_examples_or_variables():
+    agent, llm, _ = make_agent(code_reply("x = 1"),
+                               run_prompt_template="Tools:\n<<all_tools>>\n\nDo: <<prompt>>")
+    agent.run("the thing", text="t")
+    prompt = llm.prompts[0]
+    assert prompt.endswith("Do: the thing") and "Variables" not in prompt
+    assert [m["role"] for m in prompt.messages] == ["system", "user"]
+    assert prompt.messages[-1]["content"] == "Do: the thing" and prompt.prefill == ""
 
 
 def test_run_result_of_the_last_statement_and_agent_types():
@@ -238,7 +254,7 @@ RUN_TEMPLATE = "Tools:\n<<all_tools>>\nTask: <<prompt>>\n\nI will use the follow
 def test_custom_run_template_as_text_and_as_file(tmp_path):
     agent, llm, _ = make_agent(code_reply("1"), code_reply("2"), run_prompt_template=RUN_TEMPLATE)
     agent.run("count")
-    assert llm.prompts[0].startswith("Tools:\n- word_count: Counts the words")
+    assert llm.prompts[0].startswith("Tools:\n- word_count(text=...): Counts the words")
     assert "Task: count\n\nI will use the following" in llm.prompts[0]
     path = tmp_path / "run.txt"
     path.write_text("MY TEMPLATE <<all_tools>> <<prompt>>")

@@ -27,7 +27,8 @@ import re
 from ..errors import ConfigError
 from ._http import LLMResponseError, request_json
 from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate
-from .prompts import (CHAT_MESSAGE_PROMPT, CHAT_STOP, RUN_STOP, describe_tools, load_prompt)
+from .prompts import (CHAT_MESSAGE_PROMPT, CHAT_STOP, RUN_STOP, describe_tools,
+                      describe_variables, load_prompt)
 from .tools import Tool, ToolError
 
 logger = logging.getLogger("tfhf")
@@ -111,6 +112,28 @@ def _explain(error: InterpreterError) -> str:
     return f"The program failed {where}: {reason}."
 
 
+def _run_messages(head, marker, tail):
+    """Chat messages for a run prompt: the instructions and tools as the system message, each
+    worked example (a section of ``head`` starting with the task ``marker``, e.g. ``Task: "``)
+    as a user turn (the task) and an assistant turn (the answer), then the task (``tail`` up to
+    its first blank line) as the last user message."""
+    starts = [m.start() for m in re.finditer(rf"(?m)^{re.escape(marker)}", head)] \
+        if marker.strip() else []
+    system = head[:starts[0] if starts else len(head)].rstrip()
+    messages = [{"role": "system", "content": system}] if system else []
+    for a, b in zip(starts, starts[1:] + [len(head)]):
+        user, _, answer = head[a:b].partition("\n\n")
+        if answer.strip():
+            messages += [{"role": "user", "content": user.strip()},
+                         {"role": "assistant", "content": answer.strip()}]
+        else:
+            messages[-1:] = [{"role": messages[-1]["role"] if messages else "system",
+                              "content": ((messages[-1]["content"] + "\n\n") if messages
+                                          else "") + head[a:b].strip()}]
+    messages.append({"role": "user", "content": tail.partition("\n\n")[0].strip()})
+    return messages
+
+
 class Agent:
     """Base agent: prompts, tools, running the LLM's programs.
 
@@ -161,6 +184,7 @@ class Agent:
                                    name)
                 self._toolbox[name] = t
         self.last_code = None
+        self.last_reply = None
         self.last_state = None
         self.prepare_for_new_chat()
 
@@ -170,19 +194,19 @@ class Agent:
         return self._toolbox
 
     # ------------------------------------------------------------------ prompts
-    def format_prompt(self, task, chat_mode=False) -> Prompt:
+    def format_prompt(self, task, chat_mode=False, variables=None) -> Prompt:
+        """The prompt for ``task``: ``variables`` (the values passed to ``run``) fill the run
+        template's ``<<variables>>`` with their names and types."""
         tools = describe_tools(self.toolbox)
         if not chat_mode:
             rendered = self.run_prompt_template.replace("<<all_tools>>", tools)
+            rendered = rendered.replace("<<variables>>", describe_variables(variables))
             i = rendered.rfind("<<prompt>>")
             text = rendered[:i] + task + rendered[i + len("<<prompt>>"):]
             line_start = rendered.rfind("\n", 0, i) + 1
-            system = rendered[:line_start].rstrip()
-            tail = text[line_start:]
-            user, _, prefill = tail.partition("\n\n")
-            messages = ([{"role": "system", "content": system}] if system else []) + \
-                [{"role": "user", "content": user.strip()}]
-            return Prompt(text, messages, prefill.strip())
+            return Prompt(text, _run_messages(rendered[:line_start], rendered[line_start:i],
+                                              text[line_start:]),
+                          text[line_start:].partition("\n\n")[2].strip())
         system = self.chat_prompt_template.replace("<<all_tools>>", tools)
         text = system
         messages = [{"role": "system", "content": system}]
@@ -265,8 +289,9 @@ class Agent:
         Returns:
             The value of the program's last statement, or an :class:`AgentFailure`.
         """
-        prompt = self.format_prompt(task)
+        prompt = self.format_prompt(task, variables=kwargs)
         reply = self._reply(prompt, RUN_STOP)
+        self.last_reply = reply
         explanation, code = extract_code(reply)
         self.log(f"==Explanation from the agent==\n{explanation}")
         self.last_code = code
@@ -290,6 +315,7 @@ class Agent:
         prompt, and variables set by earlier programs (and passed in earlier) stay defined."""
         prompt = self.format_prompt(task, chat_mode=True)
         reply = self._reply(prompt, CHAT_STOP)
+        self.last_reply = reply
         self.chat_history.append((task, reply.strip()))
         explanation, code = extract_code(reply)
         self.log(f"==Explanation from the agent==\n{explanation}")

@@ -1,7 +1,8 @@
 """Prompt templates of the agents, and loading custom ones.
 
 Templates use transformers' placeholders: ``<<all_tools>>`` (the tool descriptions) and, in
-run templates, ``<<prompt>>`` (the task). A template is given as its text, as a file path, or
+run templates, ``<<prompt>>`` (the task); tfhf's run template also has ``<<variables>>`` (the
+names and types of the variables passed to ``run``). A template is given as its text, as a file path, or
 as a Hub repo id holding ``run_prompt_template.txt`` / ``chat_prompt_template.txt`` (a dataset
 repo, like transformers' ``huggingface-tools/default-prompts``; model repos are tried too).
 """
@@ -17,47 +18,49 @@ RUN_PROMPT = '''I will ask you to perform a task. Your job is to write a short P
 To help you, you can call the tools below. Each tool is a Python function; its description says what it does, which inputs it takes and what it returns.
 First say in one sentence which tools you will use and why, then write the program in a ```py code block.
 The program runs in a restricted interpreter: no imports, no def, lambda or class, no try or with, and no attribute access except the usual methods of str, list and dict values. Use simple assignments, if, for, f-strings and print.
-The variables named in the task (in backticks) already exist: use them as they are, and use no other variable that the program does not assign itself. Pick the tools that fit the task; the examples below only show the format.
+The variables listed with the task already exist: use them by their names, and use no other variable that the program does not assign itself. Call the tools with keyword arguments. Pick the tools that fit the task; the examples below only show the format.
 
 Tools:
 <<all_tools>>
 
-Task: "Is the following `review` positive or negative?"
+Task: "Is the `email` a complaint, a question or a thank-you note?"
+Variables: `email` (str)
 
-I will use the following tool: `text_classifier` to find the sentiment of the review.
+I will use the following tool: `zero_shot_classifier` to pick the kind of email among the three labels of the task.
 
 Answer:
 ```py
-label = text_classifier(text=review)
-print(f"The review is {label}.")
+kind = zero_shot_classifier(text=email, labels=["complaint", "question", "thank-you note"])
+print(f"The email is a {kind}.")
 ```
 
-Task: "Answer the `question` about the text at the URL `url`."
+Task: "Read the page at `link` and tell me who wrote it."
+Variables: `link` (str)
 
-I will use the following tools: `text_downloader` to get the text of the page, then `text_qa` to answer the question.
+I will use the following tools: `text_downloader` to get the text of the page, then `text_qa` to find its author in that text.
 
 Answer:
 ```py
-page = text_downloader(url=url)
-answer = text_qa(text=page, question=question)
-print(f"The answer is {answer}.")
+page = text_downloader(url=link)
+author = text_qa(text=page, question="Who wrote this page?")
+print(f"The author is {author}.")
 ```
 
-Task: "Summarize each of the `documents` and tell me which topic, sport or politics, each one is about."
+Task: "Shorten each of the `notes`, and tell me if each short version sounds happy or unhappy."
+Variables: `notes` (list of 4 str)
 
-I will use the following tools: `summarizer` to summarize each document, then `zero_shot_classifier` to find its topic.
+I will use the following tools: `summarizer` to shorten each note, then `text_classifier` to find the sentiment of each short version.
 
 Answer:
 ```py
-results = []
-for document in documents:
-    summary = summarizer(text=document)
-    topic = zero_shot_classifier(text=document, labels=["sport", "politics"])
-    results.append(f"{topic}: {summary}")
-print("\\n".join(results))
+for note in notes:
+    short = summarizer(text=note)
+    mood = text_classifier(text=short)
+    print(f"{mood}: {short}")
 ```
 
 Task: "<<prompt>>"
+Variables: <<variables>>
 
 I will use the following'''
 
@@ -99,17 +102,17 @@ _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def describe_tools(toolbox) -> str:
-    """The ``<<all_tools>>`` text: each tool's name, description, inputs and output."""
+    """The ``<<all_tools>>`` text: each tool's call signature, description, inputs and output."""
     from .tools import normalize_inputs
 
     lines = []
     for name, tool in toolbox.items():
         desc = " ".join(str(getattr(tool, "description", "")).split())
-        lines.append(f"- {name}: {desc}")
         try:
             inputs = normalize_inputs(getattr(tool, "inputs", {}) or {}, name)
         except Exception:  # noqa: BLE001 - a sloppy custom tool still gets listed
             inputs = {}
+        lines.append(f"- {name}({', '.join(f'{arg}=...' for arg in inputs)}): {desc}")
         if inputs:
             args = ", ".join(
                 f"{arg} ({spec['type']})" + (f": {spec['description']}" if spec["description"]
@@ -118,6 +121,22 @@ def describe_tools(toolbox) -> str:
             lines.append(f"    Inputs: {args}")
         lines.append(f"    Returns: {getattr(tool, 'output_type', 'any')}")
     return "\n".join(lines)
+
+
+def describe_variables(variables) -> str:
+    """The ``<<variables>>`` text: the names and types of the variables passed to the agent,
+    e.g. ```text` (str), `reviews` (list of 3 str)``; ``none`` when there are none."""
+    parts = []
+    for name, value in (variables or {}).items():
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            continue
+        kind = "str" if isinstance(value, str) else type(value).__name__
+        if isinstance(value, (list, tuple)) and value:
+            inner = {"str" if isinstance(v, str) else type(v).__name__ for v in value}
+            kind += f" of {len(value)} {inner.pop()}" if len(inner) == 1 else \
+                f" of {len(value)} values"
+        parts.append(f"`{name}` ({kind})")
+    return ", ".join(parts) if parts else "none"
 
 
 def load_prompt(template, mode: str, *, token=None) -> str:
