@@ -331,17 +331,17 @@ def test_registry_tasks_and_their_tools():
     available = {t for t, s in TOOL_REGISTRY.items() if s.available}
     assert available == {"text-classification", "zero-shot-classification",
                          "text-question-answering", "summarization", "translation",
-                         "text-download"}
+                         "text-download", "speech-to-text"}
     assert {"speech-to-text", "text-to-speech"} <= set(TOOL_REGISTRY)
     box = default_toolbox()
     assert set(box) == {"text_classifier", "zero_shot_classifier", "text_qa", "summarizer",
-                        "translator", "text_downloader"}
+                        "translator", "text_downloader", "transcriber"}
     for t in box.values():
         t.validate()
         assert not getattr(t, "pipeline", None)  # nothing loaded
 
 
-@pytest.mark.parametrize("task", ["speech-to-text", "text-to-speech"])
+@pytest.mark.parametrize("task", ["text-to-speech"])
 def test_planned_tasks_say_they_are_not_available(task):
     with pytest.raises(UnsupportedModelError, match="not available in tfhf yet"):
         load_tool(task)

@@ -14,9 +14,10 @@ from _pipeline_helpers import assert_same
 import tfhf
 from tfhf.errors import InvalidInputError, ModelNotFoundError
 
-TASKS = ["feature-extraction", "fill-mask", "ner", "question-answering", "sentiment-analysis",
-         "summarization", "text-classification", "text-generation", "text2text-generation",
-         "token-classification", "translation", "zero-shot-classification"]
+TASKS = ["automatic-speech-recognition", "feature-extraction", "fill-mask", "ner",
+         "question-answering", "sentiment-analysis", "summarization", "text-classification",
+         "text-generation", "text2text-generation", "token-classification", "translation",
+         "zero-shot-classification"]
 
 
 def test_public_name():

@@ -1,6 +1,6 @@
 """The curated tools: task name -> tool class, remote class and default checkpoint.
 
-One table. A task that is planned but not implemented yet (speech-to-text, text-to-speech,
+One table. A task that is planned but not implemented yet (text-to-speech,
 image captioning) has ``available=False`` and a note; adding it later is one row and one class.
 The default checkpoints are the Hub repos transformers' original toolbox used; every tool also
 loads from a local folder (``load_tool(task, model_repo_id="/path")``), and ``text_qa`` /
@@ -42,9 +42,7 @@ TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
     ToolSpec("translation", "translation", "TranslationTool", "facebook/nllb-200-distilled-600M",
              remote_class="RemoteTranslationTool"),
     ToolSpec("text-download", "text_tools", "TextDownloadTool", None),
-    ToolSpec("speech-to-text", "text_tools", "", "openai/whisper-tiny.en", available=False,
-             note="it needs a Whisper family in tfhf (the whisper-tiny-en asset is in "
-                  "CTranslate2 format)."),
+    ToolSpec("speech-to-text", "audio_tools", "SpeechToTextTool", "openai/whisper-base"),
     ToolSpec("text-to-speech", "text_tools", "", "microsoft/speecht5_tts", available=False,
              note="tfhf has no text-to-speech model family yet."),
     ToolSpec("image-captioning", "text_tools", "", "Salesforce/blip-image-captioning-base",
@@ -59,6 +57,9 @@ TASK_ALIASES = {
     "text-downloader": "text-download",
     "zero-shot": "zero-shot-classification",
     "translator": "translation",
+    "transcriber": "speech-to-text",
+    "speech_to_text": "speech-to-text",
+    "automatic-speech-recognition": "speech-to-text",
 }
 
 

@@ -3,10 +3,11 @@
 Tasks: text-classification (alias sentiment-analysis), feature-extraction,
 token-classification (alias ner), question-answering, fill-mask, text-generation,
 zero-shot-classification, and on encoder-decoder models text2text-generation, summarization and
-translation (also as transformers' ``"translation_xx_to_yy"`` names), with transformers' output
-formats. ``model`` is a folder / Hub repo id (loaded with the task's
-TFAutoModelFor* class and :class:`tfhf.AutoTokenizer`) or a tfhf model object; without it the
-task's default checkpoint (the one transformers used) is loaded from the Hub or its cache.
+translation (also as transformers' ``"translation_xx_to_yy"`` names), and on Whisper
+automatic-speech-recognition, with transformers' output formats. ``model`` is a folder / Hub
+repo id (loaded with the task's TFAutoModelFor* class and :class:`tfhf.AutoTokenizer`) or a
+tfhf model object; without it the task's default checkpoint (the one transformers used) is
+loaded from the Hub or its cache.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ SUPPORTED_TASKS = {
                              "TFAutoModelForSeq2SeqLM", ("google-t5/t5-base", "a9723ea")),
     "summarization": ("text2text_generation", "SummarizationPipeline", "TFAutoModelForSeq2SeqLM",
                       ("sshleifer/distilbart-cnn-12-6", "a4f8f3e")),
+    # transformers' own default (facebook/wav2vec2-base-960h) is a CTC model tfhf lacks; the
+    # agents' speech-to-text default instead
+    "automatic-speech-recognition": ("automatic_speech_recognition",
+                                     "AutomaticSpeechRecognitionPipeline",
+                                     "TFAutoModelForSpeechSeq2Seq", ("openai/whisper-base", None)),
     # the default depends on the language pair: TRANSLATION_DEFAULTS
     "translation": ("text2text_generation", "TranslationPipeline", "TFAutoModelForSeq2SeqLM",
                     (None, None)),
