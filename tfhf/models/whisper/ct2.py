@@ -156,12 +156,11 @@ def _token_ids(folder):
         path = os.path.join(folder, name)
         if not os.path.isfile(path):
             continue
-        if name.endswith(".json"):
+        try:
             with open(path, encoding="utf-8") as fh:
-                tokens = json.load(fh)
-        else:
-            with open(path, encoding="utf-8") as fh:
-                tokens = fh.read().split("\n")
+                tokens = json.load(fh) if name.endswith(".json") else fh.read().split("\n")
+        except (OSError, ValueError, RecursionError) as e:
+            raise ConfigError(f"Cannot read the vocabulary '{path}': {e}") from None
         if isinstance(tokens, list):
             return {t: i for i, t in enumerate(tokens)
                     if isinstance(t, str) and t.startswith("<|") and t.endswith("|>")}
@@ -355,7 +354,7 @@ def open_ct2_state(folder) -> CT2WhisperState:
 
 
 # ---------------------------------------------------------------------------- HF folder
-def _tokenizer_files(folder, config):
+def _tokenizer_files(folder):
     """tokenizer.json (copied), vocab.json + merges.txt (from its BPE model),
     tokenizer_config.json and special_tokens_map.json; {} without a tokenizer.json."""
     path = os.path.join(folder, "tokenizer.json")
@@ -427,7 +426,7 @@ def convert_ct2_to_hf(ct2_dir, out_dir, dtype="float32", max_shard_size="5GB"):
     extra = {"config.json": config.to_json_string(use_diff=True),
              "generation_config.json": gen.to_json_string(use_diff=True),
              "preprocessor_config.json": _preprocessor_config(config.num_mel_bins)}
-    extra.update(_tokenizer_files(ct2_dir, config))
+    extra.update(_tokenizer_files(ct2_dir))
     save_sharded(tensors, out_dir, max_shard_size, metadata={"format": "pt"}, extra_files=extra)
     return out_dir
 
