@@ -164,3 +164,30 @@ def test_processors_compile_under_xla(data):
     eager = run(tf.constant(scores), tf.constant(ids))
     xla = tf.function(run, jit_compile=True)(tf.constant(scores), tf.constant(ids))
     _close(xla, eager)
+
+
+@pytest.mark.parametrize("length", [1, 2, T - 1, T])
+def test_forced_and_suppressed_tokens(rng, length):
+    """Forced BOS / EOS, suppressed tokens (always and at the first step) and transformers
+    4.x's forced decoder ids, composed by the plan in transformers' order, at several
+    sequence lengths (only some of them trigger each processor)."""
+    scores = (rng.randn(B, V) * 3).astype(np.float32)
+    ids = rng.randint(0, V, size=(B, length)).astype(np.int64)
+    gc = GenerationConfig(forced_bos_token_id=7, forced_eos_token_id=[2, 3], max_length=T,
+                          suppress_tokens=[4, 5], begin_suppress_tokens=[6, 8])
+    forced = [(T - 1, 9), (2, 11)]
+    plan, params = lp.make_plan_and_params(gc, V, [2, 3], sample=False, num_beams=1,
+                                           input_len=2, table_len=T + 1, forced_ids=forced)
+    buf = np.zeros((B, T + 1), np.int64)
+    buf[:, :length] = ids
+    ctx = {"ids": tf.constant(buf), "start": 0, "rep_start": 0, "cur_len": length, "step": 0}
+    out = plan.apply(tf.constant(scores), ctx, {k: tf.constant(v) for k, v in params.items()})
+    procs = [hf.ForcedBOSTokenLogitsProcessor(7), hf.ForcedEOSTokenLogitsProcessor(T, [2, 3]),
+             hf.SuppressTokensLogitsProcessor([4, 5]),
+             hf.SuppressTokensAtBeginLogitsProcessor([6, 8], 2)]
+    ref = hf.LogitsProcessorList(procs)(torch.tensor(ids), torch.tensor(scores)).numpy()
+    token = dict(forced).get(length)
+    if token is not None:  # ForceTokensLogitsProcessor (transformers 4.x)
+        ref = np.full_like(ref, -np.inf)
+        ref[:, token] = 0.0
+    _close(out, ref)

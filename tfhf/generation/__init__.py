@@ -1,6 +1,7 @@
 """Generation: transformers' GenerationConfig semantics on one XLA-compiled decode loop.
 
-* :func:`generate` / :class:`GenerationMixin` — greedy, sampling (temperature, top-k, top-p,
+* :func:`generate` / :class:`GenerationMixin` (decoder-only) and :func:`generate_seq2seq` /
+  :class:`Seq2SeqGenerationMixin` (encoder-decoder: T5, BART, M2M100, Whisper) — greedy, sampling (temperature, top-k, top-p,
   min-p), beam search, repetition penalty, no-repeat n-grams, bad words, min length, stop
   strings, streaming, ``return_dict_in_generate``;
 * :func:`set_seed` — reproducible sampling (stateless RNG, seed carried as a tensor);
@@ -15,7 +16,9 @@ from .logits_process import ProcessorPlan
 from .loop import cached_specs, compile_count, reset_compile_count
 from .rng import set_seed
 from .streamers import BaseStreamer, TextIteratorStreamer, TextStreamer
-from .utils import (GenerateBeamDecoderOnlyOutput, GenerateDecoderOnlyOutput, GenerationMixin,
+from .seq2seq import Seq2SeqGenerationMixin, generate_seq2seq
+from .utils import (GenerateBeamDecoderOnlyOutput, GenerateBeamEncoderDecoderOutput,
+                    GenerateDecoderOnlyOutput, GenerateEncoderDecoderOutput, GenerationMixin,
                     generate, load_generation_config, model_generation_config)
 
 # transformers 4.x's TF name, which tfhf's causal LM base inherits
@@ -26,5 +29,6 @@ __all__ = [
     "compile_count",
     "reset_compile_count", "cached_specs", "TextStreamer", "TextIteratorStreamer", "BaseStreamer",
     "GenerateDecoderOnlyOutput", "GenerateBeamDecoderOnlyOutput", "ProcessorPlan",
-    "load_generation_config", "model_generation_config",
+    "load_generation_config", "model_generation_config", "Seq2SeqGenerationMixin",
+    "generate_seq2seq", "GenerateEncoderDecoderOutput", "GenerateBeamEncoderDecoderOutput",
 ]

@@ -12,8 +12,10 @@ the user's prompt and ``cur_len`` is the number of slots written so far; called 
 ``input_ids`` tensor, ``start=0`` and ``cur_len=input_ids.shape[1]``.
 
 :class:`ProcessorPlan` composes them in transformers' order (``_get_logits_processor``):
-repetition penalty, no-repeat n-gram, bad words, min length, min new tokens; then, for
-sampling only, temperature, top-k, top-p, min-p.
+repetition penalty, no-repeat n-gram, bad words, min length, min new tokens, forced BOS,
+forced EOS, suppressed tokens, tokens suppressed at the first new step, forced decoder ids
+(transformers 4.x's ``ForceTokensLogitsProcessor``); then, for sampling only, temperature,
+top-k, top-p, min-p.
 """
 
 from __future__ import annotations
@@ -128,6 +130,33 @@ def min_length(scores, cur_len, min_len, eos_mask):
     return tf.where(active & eos_mask[None, :], tf.constant(NEG_INF, scores.dtype), scores)
 
 
+def force_tokens(scores, allowed, active):
+    """``ForcedBOSTokenLogitsProcessor`` / ``ForcedEOSTokenLogitsProcessor`` /
+    ``ForceTokensLogitsProcessor``: where ``active`` (scalar or (batch,) bool), every score is
+    ``-inf`` except the ``allowed`` tokens' ((vocab,) bool), which are 0."""
+    forced = tf.where(allowed, tf.zeros([], scores.dtype),
+                      tf.constant(NEG_INF, scores.dtype))[None, :]
+    active = tf.convert_to_tensor(active)
+    if active.shape.rank == 1:
+        active = active[:, None]
+    return tf.where(active, forced, scores)
+
+
+def suppress_tokens(scores, suppressed, active=True):
+    """``SuppressTokensLogitsProcessor`` (always active) / ``SuppressTokensAtBeginLogitsProcessor``
+    (active at the first generated position): ``suppressed`` (vocab,) bool -> ``-inf``."""
+    return tf.where(suppressed[None, :] & tf.convert_to_tensor(active),
+                    tf.constant(NEG_INF, scores.dtype), scores)
+
+
+def forced_token_at(table, length):
+    """The token ForceTokens forces when the sequence holds ``length`` tokens (``-1``: none);
+    ``table`` (T,) int32 maps a length to its token."""
+    size = table.shape[0]
+    inside = _as_i32(length) < size
+    return tf.where(inside, tf.gather(table, tf.minimum(_as_i32(length), size - 1)), -1)
+
+
 # ---------------------------------------------------------------- warpers (sampling)
 def temperature(scores, temp):
     """``TemperatureLogitsWarper``."""
@@ -190,6 +219,11 @@ class ProcessorPlan:
     bad_words_single: bool = False
     bad_words_groups: tuple = ()  # ((num_words, prefix_len), ...)
     min_length: bool = False  # MinLength + MinNewTokens (eos known)
+    forced_bos: bool = False  # force params["forced_bos"] when the sequence holds 1 token
+    forced_eos: bool = False  # force params["forced_eos"] (vocab mask) at max_length - 1
+    suppress: bool = False  # params["suppress"] (vocab mask) always -inf
+    begin_suppress: bool = False  # params["begin_suppress"] -inf at length begin_index
+    forced_ids: bool = False  # params["forced_table"]: length -> token (-1 none)
     sample: bool = False  # warpers on
     top_k_bucket: int = 0  # 0: no top-k
     top_p: bool = False
@@ -214,6 +248,23 @@ class ProcessorPlan:
             eos_mask = eos_vocab_mask(params["eos"], scores.shape[-1])
             scores = min_length(scores, cur_len - start, params["min_length"], eos_mask)
             scores = min_length(scores, ctx["step"], params["min_new_tokens"], eos_mask)
+        length = cur_len - start  # transformers' input_ids.shape[-1]
+        vocab = scores.shape[-1]
+        if self.forced_bos:
+            scores = force_tokens(scores, tf.range(vocab) == params["forced_bos"],
+                                  tf.equal(length, 1))
+        if self.forced_eos:
+            scores = force_tokens(scores, params["forced_eos"],
+                                  tf.equal(length, params["max_length"] - 1))
+        if self.suppress:
+            scores = suppress_tokens(scores, params["suppress"])
+        if self.begin_suppress:
+            scores = suppress_tokens(scores, params["begin_suppress"],
+                                     tf.equal(length, params["begin_index"]))
+        if self.forced_ids:
+            token = forced_token_at(params["forced_table"], length)
+            scores = tf.where(token >= 0, force_tokens(scores, tf.range(vocab) == token, True),
+                              scores)
         if self.sample:
             scores = temperature(scores, params["temperature"])
             if self.top_k_bucket:
@@ -225,9 +276,21 @@ class ProcessorPlan:
         return scores
 
 
-def make_plan_and_params(gc, vocab_size, eos_ids, sample, num_beams):
+def _vocab_bool(ids, vocab_size):
+    mask = np.zeros([vocab_size], bool)
+    mask[[int(t) for t in ids]] = True
+    return mask
+
+
+def make_plan_and_params(gc, vocab_size, eos_ids, sample, num_beams, input_len=None,
+                         table_len=None, forced_ids=()):
     """From a prepared GenerationConfig: the static :class:`ProcessorPlan` and the numpy
-    values of its per-call parameters."""
+    values of its per-call parameters.
+
+    ``input_len``: the prompt length (the decoder prompt for encoder-decoders), which places
+    ``begin_suppress_tokens``; ``forced_ids``: ``(length, token)`` pairs forced when the
+    sequence holds ``length`` tokens, in a table of ``table_len`` entries (the loop's slots).
+    """
     params = {}
     plan = {}
     if gc.repetition_penalty is not None and gc.repetition_penalty != 1.0:
@@ -256,6 +319,32 @@ def make_plan_and_params(gc, vocab_size, eos_ids, sample, num_beams):
         plan["bad_words_groups"] = tuple(groups)
     if eos_ids and ((gc.min_length or 0) > 0 or (gc.min_new_tokens or 0) > 0):
         plan["min_length"] = True
+    if gc.forced_bos_token_id is not None:
+        plan["forced_bos"] = True
+        params["forced_bos"] = np.int32(gc.forced_bos_token_id)
+    if gc.forced_eos_token_id is not None:
+        forced_eos = gc.forced_eos_token_id
+        forced_eos = [forced_eos] if isinstance(forced_eos, (int, np.integer)) else forced_eos
+        plan["forced_eos"] = True
+        params["forced_eos"] = _vocab_bool(forced_eos, vocab_size)
+        params["max_length"] = np.int32(gc.max_length)
+    if gc.suppress_tokens is not None:
+        plan["suppress"] = True
+        params["suppress"] = _vocab_bool(gc.suppress_tokens, vocab_size)
+    if gc.begin_suppress_tokens is not None and input_len is not None:
+        begin = int(input_len)
+        if begin == 1 and gc.forced_bos_token_id is not None:
+            begin += 1  # transformers: the forced BOS comes first
+        plan["begin_suppress"] = True
+        params["begin_suppress"] = _vocab_bool(gc.begin_suppress_tokens, vocab_size)
+        params["begin_index"] = np.int32(begin)
+    if forced_ids:
+        table = np.full([int(table_len)], -1, np.int32)
+        for length, token in forced_ids:
+            if length < table_len:
+                table[length] = token
+        plan["forced_ids"] = True
+        params["forced_table"] = table
     if sample:
         plan["sample"] = True
         keep = max(2, len(eos_ids) + 1) if num_beams > 1 else 1

@@ -15,6 +15,14 @@ Two functions per key:
 
 A plain ``generate`` compiles ``full`` only. With ``use_xla=False`` the same Python runs
 eagerly (no compilation, same tokens).
+
+Encoder-decoder models (``LoopSpec.encoder`` set) run the same loop on their decoder:
+``full(prompt, mask, positions, params, source, source_mask)`` first encodes ``source``
+(token ids right-padded to a source bucket, log-mel features, or given encoder states),
+projects the cross-attention keys/values once, expands them and the encoder mask for beams
+or return sequences once, and carries them unchanged in the loop state (``state["enc"]``);
+each decoder step calls ``model.decoder_forward_with_cache`` instead of
+``model.forward_with_cache``.
 """
 
 from __future__ import annotations
@@ -55,6 +63,10 @@ class LoopSpec:
     num_beams: int = 1
     beams_to_keep: int = 0
     early_stopping_true: bool = False  # early_stopping is True (beam)
+    # encoder-decoder models: (kind, source shape without the batch), kind "ids" (token ids,
+    # length bucketed), "features" (e.g. Whisper's log-mel input) or "hidden" (given encoder
+    # states); () for decoder-only models
+    encoder: tuple = ()
 
     @property
     def rows(self):
@@ -104,16 +116,34 @@ class _Runner:
         return model
 
     # -------------------------------------------------------------- model calls
-    def _forward(self, tokens, positions, mask, cache, index):
-        logits, cache = self.model.forward_with_cache(tokens, positions, mask, cache, index)
+    def _forward(self, tokens, positions, mask, cache, index, enc=None):
+        if enc is None:
+            logits, cache = self.model.forward_with_cache(tokens, positions, mask, cache, index)
+        else:
+            logits, cache = self.model.decoder_forward_with_cache(
+                tokens, positions, mask, cache, index, enc["cross_kv"], enc["mask"])
         return tf.cast(logits[:, -1, :], tf.float32), cache
+
+    def encode(self, source, source_mask):
+        """Encoder-decoder models: the encoder output projected to cross-attention keys/values
+        (once) and the encoder mask the decoder attends with."""
+        model = self.model
+        kind = self.spec.encoder[0]
+        hidden = source if kind == "hidden" else model.encode(source, source_mask)
+        return {"cross_kv": model.cross_cache(hidden),
+                "mask": tf.cast(model.encoder_output_mask(source_mask, hidden), tf.int32)}
+
+    def _expand_encoder(self, enc):
+        axis = int(getattr(self.model, "cross_cache_batch_axis", 2))
+        return {"cross_kv": _map_cache(enc["cross_kv"], lambda c: self._repeat_rows(c, axis)),
+                "mask": self._repeat_rows(enc["mask"])}
 
     def _repeat_rows(self, x, axis=0):
         n = self.spec.expand
         return x if n == 1 else tf.repeat(x, n, axis=axis)
 
     # -------------------------------------------------------------- prefill
-    def prefill(self, prompt, prompt_mask, positions, params):
+    def prefill(self, prompt, prompt_mask, positions, params, enc=None):
         s = self.spec
         P, L = s.prompt_len, s.total_len
         prompt = tf.cast(prompt, tf.int32)
@@ -121,7 +151,8 @@ class _Runner:
         positions = tf.cast(positions, tf.int32)
         mask = tf.concat([prompt_mask, tf.ones([s.batch, s.new_len], tf.int32)], axis=1)
         cache = self.model.init_cache(s.batch, L)
-        logits, cache = self._forward(prompt, positions, mask, cache, tf.constant(0, tf.int32))
+        logits, cache = self._forward(prompt, positions, mask, cache, tf.constant(0, tf.int32),
+                                      enc)
         # transformers' repetition penalty skips the left padding of the user's prompt
         start = P - params["input_len"]
         real = (prompt_mask != 0) & (tf.range(P)[None, :] >= start)
@@ -140,6 +171,8 @@ class _Runner:
             "step": tf.constant(0, tf.int32),
             "done": tf.constant(False),
         }
+        if enc is not None:
+            state["enc"] = self._expand_encoder(enc)
         if s.output_scores:
             state["scores"] = tf.zeros([s.new_len, R, V], tf.float32)
         if s.output_logits:
@@ -188,7 +221,7 @@ class _Runner:
 
         def run():
             return self._forward(tokens[:, None], (st["last_pos"] + step)[:, None], st["mask"],
-                                 st["cache"], cur_len)
+                                 st["cache"], cur_len, st.get("enc"))
 
         def skip():
             return st["next_logits"], st["cache"]
@@ -307,10 +340,11 @@ class _Runner:
         return st
 
     # -------------------------------------------------------------- entry points
-    def full(self, prompt, prompt_mask, positions, params):
+    def full(self, prompt, prompt_mask, positions, params, source=None, source_mask=None):
         if tf.inside_function():
             _COMPILES["count"] += 1
-        state = self.prefill(prompt, prompt_mask, positions, params)
+        enc = self.encode(source, source_mask) if self.spec.encoder else None
+        state = self.prefill(prompt, prompt_mask, positions, params, enc)
         return self.decode(state, params)
 
     def cont(self, state, params):

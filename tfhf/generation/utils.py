@@ -41,12 +41,8 @@ _UNSUPPORTED = {
     "sequence_bias": lambda v: v is not None,
     "encoder_repetition_penalty": lambda v: v is not None and v != 1.0,
     "encoder_no_repeat_ngram_size": lambda v: bool(v),
-    "forced_bos_token_id": lambda v: v is not None,
-    "forced_eos_token_id": lambda v: v is not None,
     "remove_invalid_values": lambda v: v is True,
     "exponential_decay_length_penalty": lambda v: v is not None,
-    "suppress_tokens": lambda v: v is not None,
-    "begin_suppress_tokens": lambda v: v is not None,
     "watermarking_config": lambda v: v is not None,
     "renormalize_logits": lambda v: v is True,
     "num_beam_groups": lambda v: v is not None and v > 1,
@@ -78,14 +74,18 @@ _UNSUPPORTED_ARGS = ("logits_processor", "stopping_criteria", "prefix_allowed_to
 def _output_classes():
     from ..models.outputs import _output
 
-    dec = _output("GenerateDecoderOnlyOutput", "sequences", "scores", "logits")
-    beam = _output("GenerateBeamDecoderOnlyOutput", "sequences", "sequences_scores", "scores",
-                   "logits", "beam_indices")
-    dec.__module__ = beam.__module__ = __name__
-    return dec, beam
+    classes = []
+    for kind in ("DecoderOnly", "EncoderDecoder"):
+        dec = _output(f"Generate{kind}Output", "sequences", "scores", "logits")
+        beam = _output(f"GenerateBeam{kind}Output", "sequences", "sequences_scores", "scores",
+                       "logits", "beam_indices")
+        dec.__module__ = beam.__module__ = __name__
+        classes += [dec, beam]
+    return classes
 
 
-GenerateDecoderOnlyOutput, GenerateBeamDecoderOnlyOutput = _output_classes()
+(GenerateDecoderOnlyOutput, GenerateBeamDecoderOnlyOutput, GenerateEncoderDecoderOutput,
+ GenerateBeamEncoderDecoderOutput) = _output_classes()
 
 
 # ---------------------------------------------------------------- config
@@ -205,6 +205,21 @@ def _validate(gc, model):
         vocab = getattr(model.config, "vocab_size", None)
         if vocab is not None and any(t >= vocab for w in bw for t in w):
             _fail(f"`bad_words_ids` holds ids >= the vocabulary size {vocab}.")
+    vocab = getattr(model.config, "vocab_size", None)
+    for name in ("suppress_tokens", "begin_suppress_tokens", "forced_bos_token_id",
+                 "forced_eos_token_id"):
+        value = getattr(gc, name, None)
+        if value is None:
+            continue
+        single = name.startswith("forced_bos") or (
+            name.startswith("forced_eos") and isinstance(value, (int, np.integer)))
+        tokens = [value] if single else value
+        ok = isinstance(tokens, (list, tuple)) and all(
+            isinstance(t, (int, np.integer)) and not isinstance(t, bool) and t >= 0
+            and (vocab is None or t < vocab) for t in tokens)
+        if not ok:
+            what = "a token id" if single else "a list of token ids"
+            _fail(f"`{name}` must be {what} in [0, {vocab}), got {value!r}.")
     for name, pred in _UNSUPPORTED.items():
         if pred(getattr(gc, name, None)):
             _fail(f"`{name}={getattr(gc, name)!r}` is not supported by tfhf's generate; unset it.")
@@ -265,10 +280,8 @@ def _unpack_inputs(input_ids, attention_mask, kwargs):
 
 
 # ---------------------------------------------------------------- generate
-def generate(model, input_ids=None, attention_mask=None, generation_config=None, streamer=None,
-             seed=None, **kwargs):
-    """Generate token sequences with ``model`` (see :meth:`GenerationMixin.generate`)."""
-    input_ids, attention_mask = _unpack_inputs(input_ids, attention_mask, kwargs)
+def _call_options(kwargs):
+    """Pop the arguments of ``generate`` that are not GenerationConfig attributes."""
     tokenizer = kwargs.pop("tokenizer", None)
     use_xla = kwargs.pop("use_xla", True)
     chunk = kwargs.pop("stream_chunk_size", None)
@@ -282,7 +295,29 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
         chunk = DEFAULT_STREAM_CHUNK
     if not isinstance(chunk, (int, np.integer)) or chunk < 1:
         _fail(f"`stream_chunk_size` must be a positive integer, got {chunk!r}.")
+    return {"tokenizer": tokenizer, "use_xla": use_xla, "chunk": int(chunk)}
 
+
+def _special_tokens(gc, has_mask, batch):
+    """transformers' ``_prepare_special_tokens``: (eos ids, pad id or None)."""
+    eos_ids = _eos_list(gc.eos_token_id)
+    pad = gc.pad_token_id
+    if pad is None and eos_ids:
+        if not has_mask and batch > 1:
+            logger.warning("The attention mask and the pad token id were not set, with a batched "
+                           "input. As a consequence, you may observe unexpected behavior. Please "
+                           "pass your input's `attention_mask` to obtain reliable results.")
+        logger.warning("Setting `pad_token_id` to `eos_token_id`:%s for open-end generation.",
+                       eos_ids[0])
+        pad = eos_ids[0]
+    return eos_ids, pad
+
+
+def generate(model, input_ids=None, attention_mask=None, generation_config=None, streamer=None,
+             seed=None, **kwargs):
+    """Generate token sequences with ``model`` (see :meth:`GenerationMixin.generate`)."""
+    input_ids, attention_mask = _unpack_inputs(input_ids, attention_mask, kwargs)
+    opts = _call_options(kwargs)
     gc, has_default_max, has_default_min = _prepare_config(model, generation_config, kwargs)
     _validate(gc, model)
 
@@ -309,17 +344,7 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
         _fail(f"`attention_mask` has shape {tuple(mask.shape)} but `input_ids` has shape "
               f"{tuple(ids.shape)}; they must match.")
 
-    # ---- special tokens (transformers' _prepare_special_tokens)
-    eos_ids = _eos_list(gc.eos_token_id)
-    pad = gc.pad_token_id
-    if pad is None and eos_ids:
-        if not has_mask and batch > 1:
-            logger.warning("The attention mask and the pad token id were not set, with a batched "
-                           "input. As a consequence, you may observe unexpected behavior. Please "
-                           "pass your input's `attention_mask` to obtain reliable results.")
-        logger.warning("Setting `pad_token_id` to `eos_token_id`:%s for open-end generation.",
-                       eos_ids[0])
-        pad = eos_ids[0]
+    eos_ids, pad = _special_tokens(gc, has_mask, batch)
     if mask is None:
         mask = np.ones_like(ids)
         if pad is not None and (ids == pad).any() and pad not in eos_ids:
@@ -331,8 +356,13 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
             logger.warning("A decoder-only architecture is being used, but right-padding was "
                            "detected! For correct generation results, please set "
                            "`padding_side='left'` when initializing the tokenizer.")
+    return run_generation(model, gc, ids, mask, eos_ids, pad, has_default_max, opts, streamer,
+                          seed, context=context)
 
-    # ---- lengths (transformers' _prepare_generated_length / _validate_generated_length)
+
+def _prepare_lengths(gc, input_len, has_default_max, context, prompt_name):
+    """transformers' ``_prepare_generated_length`` / ``_validate_generated_length``: sets
+    ``gc.max_length`` / ``gc.min_length`` and returns the number of new tokens."""
     if gc.max_new_tokens is not None:
         if not has_default_max and gc.max_length is not None:
             logger.warning("Both `max_new_tokens` (=%s) and `max_length`(=%s) seem to have been "
@@ -348,15 +378,32 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
     if has_default_max and gc.max_new_tokens is None:
         warnings.warn(f"Using the model-agnostic default `max_length` (={gc.max_length}) to "
                       "control the generation length. We recommend setting `max_new_tokens` to "
-                      "control the maximum length of the generation.", UserWarning, stacklevel=3)
+                      "control the maximum length of the generation.", UserWarning, stacklevel=5)
     if input_len >= gc.max_length:
-        _fail(f"the prompt (`input_ids`) has {input_len} tokens but `max_length` is "
+        _fail(f"the prompt (`{prompt_name}`) has {input_len} tokens but `max_length` is "
               f"{gc.max_length}: nothing is left to generate; set `max_new_tokens`.")
-    max_new = int(gc.max_length - input_len)
     if context is not None and gc.max_length > context:
         logger.warning("The prompt plus max_new_tokens (%d) exceeds the model's maximum length "
                        "(%d). Depending on the model, you may observe exceptions, performance "
                        "degradation, or nothing at all.", gc.max_length, context)
+    return int(gc.max_length - input_len)
+
+
+def run_generation(model, gc, ids, mask, eos_ids, pad, has_default_max, opts, streamer, seed,
+                   context=None, min_prompt_bucket=MIN_PROMPT_BUCKET, encoder=(),
+                   encoder_inputs=(), forced_ids=()):
+    """The part of ``generate`` shared by decoder-only and encoder-decoder models: lengths,
+    strategy, the compiled loop's key and parameters, running it (in chunks for streamers and
+    stop strings) and the outputs.
+
+    ``ids``/``mask``: the (decoder) prompt, numpy (batch, length); ``encoder``: the static
+    :attr:`LoopSpec.encoder` description and ``encoder_inputs`` the source tensors (encoder-
+    decoder models); ``forced_ids``: ``(length, token)`` pairs forced by the loop.
+    """
+    batch, input_len = ids.shape
+    seq2seq = bool(encoder)
+    max_new = _prepare_lengths(gc, input_len, has_default_max, context,
+                               "decoder_input_ids" if seq2seq else "input_ids")
 
     # ---- strategy
     num_beams = int(gc.num_beams)
@@ -369,21 +416,23 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
     if gc.stop_strings is not None:
         if beam:
             _fail("`stop_strings` are not supported with beam search in tfhf (num_beams > 1).")
-        stop_checker = StopStringChecker(gc.stop_strings, tokenizer)
+        stop_checker = StopStringChecker(gc.stop_strings, opts["tokenizer"])
     if streamer is not None and beam:
         _fail("`streamer` cannot be used with beam search. Make sure that `num_beams` is set to 1.")
 
     logits_dim = _logits_dim(model)
-    plan, pparams = make_plan_and_params(gc, logits_dim, eos_ids, sample, num_beams)
-    P = _bucket(input_len, MIN_PROMPT_BUCKET)
+    P = _bucket(input_len, min_prompt_bucket)
     N = _bucket(max_new, MIN_NEW_BUCKET)
+    plan, pparams = make_plan_and_params(gc, logits_dim, eos_ids, sample, num_beams,
+                                         input_len=input_len, table_len=P + N + 1,
+                                         forced_ids=forced_ids)
     out_scores = bool(gc.return_dict_in_generate and gc.output_scores)
     out_logits = bool(gc.return_dict_in_generate and gc.output_logits)
     spec = _loop.LoopSpec(
         batch=batch, expand=expand, prompt_len=P, new_len=N, mode=mode, plan=plan,
         num_eos=len(eos_ids), output_scores=out_scores, output_logits=out_logits,
         num_beams=num_beams, beams_to_keep=max(2, 1 + len(eos_ids)) * num_beams if beam else 0,
-        early_stopping_true=gc.early_stopping is True)
+        early_stopping_true=gc.early_stopping is True, encoder=tuple(encoder))
 
     # ---- tensors: left-pad to P, positions = cumsum(mask) - 1 (pads at 0)
     pad_fill = pad if pad is not None else 0
@@ -410,7 +459,9 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
     params = {k: tf.convert_to_tensor(v) for k, v in params.items()}
     inputs = (tf.constant(prompt, tf.int32), tf.constant(pmask, tf.int32),
               tf.constant(positions, tf.int32))
-    full, cont = _loop.functions_for(model, spec, use_xla)
+    full, cont = _loop.functions_for(model, spec, opts["use_xla"])
+    if encoder_inputs:
+        full = _bind_tail(full, encoder_inputs)
 
     if streamer is not None:
         streamer.put(np.repeat(ids, expand, axis=0))
@@ -418,11 +469,20 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
         state = full(*inputs, params)
         steps = int(state["step"])
     else:
-        state, steps = _run_chunked(full, cont, inputs, params, spec, chunk, streamer,
+        state, steps = _run_chunked(full, cont, inputs, params, spec, opts["chunk"], streamer,
                                     stop_checker, ids, mask, expand, max_new, pad_fill)
     if streamer is not None:
         streamer.end()
     return _outputs(state, steps, spec, gc, input_len, nrs)
+
+
+def _bind_tail(fn, tail):
+    """``fn(*args, params)`` -> ``fn(*args, params, *tail)``."""
+
+    def call(*args):
+        return fn(*args, *tail)
+
+    return call
 
 
 def _pow(base, exponent):
@@ -502,6 +562,10 @@ def _apply_stop_strings(state, checker, prompts, prev, steps, P, pad):
 def _outputs(state, steps, spec, gc, input_len, nrs):
     P = spec.prompt_len
     start = P - input_len
+    if spec.encoder:
+        out_class, beam_class = GenerateEncoderDecoderOutput, GenerateBeamEncoderDecoderOutput
+    else:
+        out_class, beam_class = GenerateDecoderOnlyOutput, GenerateBeamDecoderOnlyOutput
     if spec.is_beam:
         B, nb = spec.batch, spec.num_beams
         seqs = state["seqs"].numpy()[:, :nrs].reshape(B * nrs, -1)
@@ -511,7 +575,7 @@ def _outputs(state, steps, spec, gc, input_len, nrs):
         sequences = tf.constant(seqs[:, start:P + gen], tf.int32)
         if not gc.return_dict_in_generate:
             return sequences
-        return GenerateBeamDecoderOnlyOutput(
+        return beam_class(
             sequences=sequences,
             sequences_scores=tf.constant(scores_seq) if gc.output_scores else None,
             scores=_steps_tuple(state, "scores", steps),
@@ -521,9 +585,8 @@ def _outputs(state, steps, spec, gc, input_len, nrs):
     sequences = tf.constant(ids[:, start:P + steps], tf.int32)
     if not gc.return_dict_in_generate:
         return sequences
-    return GenerateDecoderOnlyOutput(sequences=sequences,
-                                     scores=_steps_tuple(state, "scores", steps),
-                                     logits=_steps_tuple(state, "logits", steps))
+    return out_class(sequences=sequences, scores=_steps_tuple(state, "scores", steps),
+                     logits=_steps_tuple(state, "logits", steps))
 
 
 def _steps_tuple(state, key, steps):

@@ -19,7 +19,7 @@ import tensorflow as tf
 from .._keras import add_weight, keras
 from ..errors import InvalidInputError
 from ..layers.core import Dense, Embedding
-from ..layers.seq2seq import (SINUSOIDAL, Seq2SeqSpec, Seq2SeqStack, decoder_self_bias,
+from ..layers.seq2seq import (LEARNED, SINUSOIDAL, Seq2SeqSpec, Seq2SeqStack, decoder_self_bias,
                               encoder_bias, padded_position_ids, shift_tokens_right)
 from ..training import losses
 from . import outputs as O
@@ -71,7 +71,9 @@ class Seq2SeqMainLayer(keras.layers.Layer):
         if position_ids is None:
             position_ids = self.positions(self.decoder, ids)
         elif self.decoder.position_kind == SINUSOIDAL:  # 0-based -> fairseq numbering
-            position_ids = position_ids + self.spec.padding_idx + 1
+            # (a pad token sits on the zero row, as fairseq / transformers number tokens)
+            pad = self.spec.padding_idx
+            position_ids = tf.where(tf.equal(ids, pad), pad, position_ids + pad + 1)
         if cross_kv is None:
             cross_kv = self.decoder.cross_key_values(encoder_hidden)
         self_bias = decoder_self_bias(attention_mask, cache_index, tf.shape(ids)[1])
@@ -249,12 +251,22 @@ class TFSeq2SeqModel(TFSeq2SeqPreTrainedModel):
     shift_inputs_for_decoder = False
 
 
-class TFSeq2SeqLMBase(TFSeq2SeqPreTrainedModel):
+def _generation_mixin():
+    """``tfhf.generation.Seq2SeqGenerationMixin`` (``generate``, generation config handling)."""
+    from ..generation.seq2seq import Seq2SeqGenerationMixin
+
+    return Seq2SeqGenerationMixin
+
+
+class TFSeq2SeqLMBase(_generation_mixin(), TFSeq2SeqPreTrainedModel):
     """Encoder-decoder + LM head (tied to the shared embeddings unless the family says not),
-    with the cache methods an encoder-decoder ``generate`` uses."""
+    with the cache methods an encoder-decoder ``generate`` uses and ``generate`` itself
+    (:class:`tfhf.generation.Seq2SeqGenerationMixin`)."""
 
     task = "seq2seq_lm"
     final_logits_bias = False  # BART: a (1, vocab) bias buffer added to the logits
+    cache_batch_axis = 2  # init_cache: (layers, 2, batch, ...)
+    cross_cache_batch_axis = 2  # cross_cache: (layers, 2, batch, ...)
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -327,6 +339,23 @@ class TFSeq2SeqLMBase(TFSeq2SeqPreTrainedModel):
         self.build_weights()
         inputs = self._encoder_input(input_ids)
         return self.model.encode(inputs, self._encoder_mask(attention_mask, inputs))[0]
+
+    def encoder_output_mask(self, attention_mask, encoder_hidden):
+        """The (batch, source_length) int32 mask the decoder's cross-attention uses for
+        ``encoder_hidden`` given the encoder input's ``attention_mask`` (None: all ones).
+        Text encoders keep their input's mask; an encoder that changes the length (Whisper's
+        strided convolutions) overrides this."""
+        if attention_mask is None:
+            return tf.ones(tf.shape(encoder_hidden)[:2], tf.int32)
+        return tf.cast(attention_mask, tf.int32)
+
+    def generation_max_source_length(self):
+        """The longest encoder input ``generate`` accepts (its absolute position table), or
+        None when positions are relative (T5); source buckets never exceed it."""
+        s = self.seq2seq_spec
+        if s.encoder_positions in (LEARNED, SINUSOIDAL):
+            return int(s.max_source_positions)
+        return None
 
     def init_cache(self, batch_size, max_length):
         """Decoder self-attention cache: zeros (layers, 2, batch, heads, max_length, head_dim)."""
