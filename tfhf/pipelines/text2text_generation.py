@@ -145,8 +145,10 @@ class Text2TextGenerationPipeline(Pipeline):
         from ..generation.utils import model_generation_config
 
         gc = model_generation_config(self.model)
-        self.check_inputs(input_length, kwargs.get("min_length", gc.min_length),
-                          kwargs.get("max_length", gc.max_length))
+        max_length = kwargs.get("max_length", gc.max_length)
+        if kwargs.get("max_new_tokens", gc.max_new_tokens) is not None:
+            max_length = None  # max_new_tokens decides the length: no max_length warnings
+        self.check_inputs(input_length, kwargs.get("min_length", gc.min_length), max_length)
 
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs, return_type=ReturnType.TEXT,
