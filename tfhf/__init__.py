@@ -57,6 +57,8 @@ _LAZY = {
     "AgentAudio": "tfhf.agents.agent_types",
     # errors
     "errors": "tfhf.errors",
+    # audio loading, Whisper features, word error rate (tfhf.audio.load_audio, ...)
+    "audio": "tfhf.audio",
 }
 
 
