@@ -146,6 +146,24 @@ def test_greedy_scores_and_early_eos_match_pytorch(pair):
         np.testing.assert_allclose(a[np.isfinite(b)], b[np.isfinite(b)], atol=1e-4)
 
 
+def test_length_semantics_match_pytorch(pair):
+    """``max_length`` counts decoder tokens, the start token included; with neither it nor
+    ``max_new_tokens`` set, 20 new tokens (capped by max_position_embeddings) and a warning."""
+    pt, model, _ = pair("bart")
+    ids, mask = batch("bart")
+    ref = pt_generate(pt, ids, mask, max_length=5, **NO_REPEAT).numpy()
+    out = as_np(model.generate(ids, attention_mask=mask, max_length=5, use_xla=False,
+                               **NO_REPEAT))
+    assert out.shape == (3, 5)
+    np.testing.assert_array_equal(out, ref)
+    ref = pt_generate(pt, ids, mask, repetition_penalty=2.0).numpy()
+    with pytest.warns(UserWarning, match="max_new_tokens"):
+        out = as_np(model.generate(ids, attention_mask=mask, repetition_penalty=2.0,
+                                   use_xla=False))
+    assert out.shape == (3, 21)
+    np.testing.assert_array_equal(out, ref)
+
+
 def test_processors_match_pytorch(pair):
     pt, model, _ = pair("t5_v11")
     ids, mask = batch("t5_v11")
