@@ -27,10 +27,10 @@ WORDS = ["the", "a", "film", "movie", "was", "is", "great", "bad", "good", "awfu
 def _wordpiece_tokenizer(folder):
     from transformers import BertTokenizerFast
 
-    vocab = Path(folder) / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "!", "?"]
-                               + WORDS) + "\n")
-    tok = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "!", "?"] + WORDS
+    # transformers 5's BertTokenizerFast(vocab_file=...) maps every word to [UNK]: pass the dict
+    tok = BertTokenizerFast(vocab={t: i for i, t in enumerate(tokens)}, do_lower_case=True)
+    assert tok.unk_token_id not in tok(" ".join(WORDS[:5]))["input_ids"]
     tok.save_pretrained(folder)
     return tok
 
