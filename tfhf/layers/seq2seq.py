@@ -19,12 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
 from .._keras import add_weight, keras, track_layers
 from .activations import get_activation
 from .attention import attend, attention_bias_from_mask
 from .core import Dense, Embedding, LayerNorm, RMSNorm
-from .decoder import causal_bias, write_cache
+from .decoder import causal_bias
 
 LEARNED, SINUSOIDAL, RELATIVE, NONE = "learned", "sinusoidal", "relative", "none"
 # a saved position table (looked up like LEARNED) whose initial value is the sinusoid table
@@ -266,7 +267,7 @@ class Seq2SeqLayer(keras.layers.Layer):
             nonlocal cache
             k, v = self.self_attn.key_values(h)
             if cache is not None:
-                cache = write_cache(cache, self.layer_index, cache_index, k, v)
+                cache = write_self_cache(cache, self.layer_index, cache_index, k, v)
                 k, v = cache[self.layer_index, 0], cache[self.layer_index, 1]
             return self.self_attn(h, k, v, self_bias, training=training)
 
@@ -361,6 +362,18 @@ class Seq2SeqStack(keras.layers.Layer):
     def cross_key_values(self, encoder_hidden):
         """Per decoder layer, (k, v) of the encoder states: a list of pairs."""
         return [layer.cross_attn.key_values(encoder_hidden) for layer in self.layers_]
+
+
+def write_self_cache(cache, layer_index, cache_index, k, v):
+    """Write a decoder layer's new keys/values (batch, heads, t, head_dim) at slot
+    ``cache_index`` of the stacked self-attention cache (layers, 2, batch, heads, L, head_dim),
+    in place (XLA's dynamic-update-slice). The encoder-decoder cache layout is this module's
+    own, independent of the decoder-only models' (tfhf/layers/decoder.py)."""
+    update = tf.cast(tf.stack([k, v])[None], cache.dtype)
+    zero = tf.constant(0, tf.int32)
+    start = tf.stack([tf.constant(layer_index, tf.int32), zero, zero, zero,
+                      tf.cast(cache_index, tf.int32), zero])
+    return dynamic_update_slice(cache, update, start)
 
 
 def encoder_bias(attention_mask):
