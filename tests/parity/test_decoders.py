@@ -225,14 +225,19 @@ def test_forward_with_cache_matches_full_forward(cases, name):
     c = cases(name)
     spec = c.tf.decoder_spec
     cache = c.tf.init_cache(3, CACHE_LEN)
-    assert tuple(cache.shape) == (spec.num_layers, 2, 3, spec.num_kv_heads, CACHE_LEN,
-                                  spec.head_dim)
-    assert cache.dtype == tf.float32
+    # one (keys, values) pair per layer, batch first (the loop reads cache_batch_axis)
+    assert c.tf.cache_batch_axis == 0
+    assert len(cache) == spec.num_layers
+    for pair in cache:
+        assert len(pair) == 2
+        for buf in pair:
+            assert tuple(buf.shape) == (3, spec.num_kv_heads, CACHE_LEN, spec.head_dim)
+            assert buf.dtype == tf.float32
     logits, cache = run_with_cache(c.tf, c.ids, c.mask)
     assert logits.dtype == tf.float32
     assert_real_close(logits, c.ref.logits, c.mask, what="eager cache logits")
     # slots past the last token were never written
-    assert not np.any(cache.numpy()[:, :, :, :, max(LENGTHS):])
+    assert not any(np.any(buf.numpy()[:, :, max(LENGTHS):]) for buf in tf.nest.flatten(cache))
     if name not in XLA_CACHE_CASES:
         return
     xla = tf.function(lambda ids, mask: _graph_run(c.tf, ids, mask), jit_compile=True)
@@ -380,9 +385,9 @@ def test_bfloat16_compute(cases, name, policy):
         assert err <= MIXED_RTOL * scale, (what, err, scale)
 
     check(model(c.ids, attention_mask=c.mask).logits, "forward")
-    assert model.init_cache(3, CACHE_LEN).dtype == tf.bfloat16
+    assert {b.dtype for b in tf.nest.flatten(model.init_cache(3, CACHE_LEN))} == {tf.bfloat16}
     logits, cache = run_with_cache(model, c.ids, c.mask)
-    assert cache.dtype == tf.bfloat16
+    assert {b.dtype for b in tf.nest.flatten(cache)} == {tf.bfloat16}
     check(logits, "eager cache")
     if name == "llama":
         xla = tf.function(lambda ids, mask: _graph_run(model, ids, mask), jit_compile=True)

@@ -9,8 +9,10 @@ says which parts a family uses.
 Layouts, chosen so that a decode step reads the cache without copying it:
 
 * per-token tensors are (batch, t, heads, head_dim);
-* the cache is ``(layers, 2, batch, kv_heads, max_length, head_dim)``
-  (docs/generation-design.md) and is written with XLA's dynamic-update-slice;
+* the cache is a tuple with one ``(keys, values)`` pair per layer, each
+  ``(batch, kv_heads, max_length, head_dim)`` (docs/generation-design.md), written with XLA's
+  dynamic-update-slice: a layer updates its own buffers in place, so a decode step touches
+  one slot per layer instead of slicing and rewriting one big stacked tensor;
 * grouped-query attention folds the query heads of a group into the query axis, so keys and
   values are never repeated per query head.
 """
@@ -113,13 +115,14 @@ def causal_bias(attention_mask, cache_index, query_length, sliding_window=None):
     return bias[:, None, None]
 
 
-def write_cache(cache, layer_index, cache_index, k, v):
-    """Write this layer's new keys/values (batch, kv_heads, t, head_dim) at slot ``cache_index``."""
-    update = tf.cast(tf.stack([k, v])[None], cache.dtype)  # (1, 2, batch, kv_heads, t, d)
+def write_cache(layer_cache, cache_index, k, v):
+    """Write new keys/values (batch, kv_heads, t, head_dim) at slot ``cache_index`` of one
+    layer's ``(keys, values)`` buffers (batch, kv_heads, max_length, head_dim)."""
     zero = tf.constant(0, tf.int32)
-    start = tf.stack([tf.constant(layer_index, tf.int32), zero, zero, zero,
-                      tf.cast(cache_index, tf.int32), zero])
-    return dynamic_update_slice(cache, update, start)
+    start = tf.stack([zero, zero, tf.cast(cache_index, tf.int32), zero])
+    k_buf, v_buf = layer_cache
+    return (dynamic_update_slice(k_buf, tf.cast(k, k_buf.dtype), start),
+            dynamic_update_slice(v_buf, tf.cast(v, v_buf.dtype), start))
 
 
 def grouped_attention(q, k, v, bias, scale, softcap=None, dropout=None, training=False):
@@ -227,9 +230,9 @@ class CausalSelfAttention(keras.layers.Layer):
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         k = tf.transpose(k, [0, 2, 1, 3])  # (batch, kv_heads, t, d): the cache layout
         v = tf.transpose(v, [0, 2, 1, 3])
-        if cache is not None:
-            cache = write_cache(cache, self.layer_index, cache_index, k, v)
-            k, v = cache[self.layer_index, 0], cache[self.layer_index, 1]
+        if cache is not None:  # this layer's (keys, values)
+            cache = write_cache(cache, cache_index, k, v)
+            k, v = cache
         ctx = grouped_attention(q, k, v, bias, self.scale, self.softcap, self.dropout, training)
         return self.o_proj(ctx), cache
 

@@ -11,8 +11,9 @@ transformers config and picks its classes by mixing its ``TF<Family>PreTrainedMo
   left-padded batch gets the positions generation uses (transformers' plain forward uses
   ``arange`` whatever the mask);
 * ``init_cache(batch, max_length)`` / ``forward_with_cache(input_ids, position_ids,
-  attention_mask, cache, cache_index)`` -> ``(logits, cache)`` with a static cache of shape
-  ``(layers, 2, batch, kv_heads, max_length, head_dim)`` in the compute dtype.
+  attention_mask, cache, cache_index)`` -> ``(logits, cache)`` with a static cache: a tuple
+  of one ``(keys, values)`` pair per layer, each ``(batch, kv_heads, max_length, head_dim)``
+  in the compute dtype (``cache_batch_axis = 0``).
 """
 
 from __future__ import annotations
@@ -86,12 +87,16 @@ class DecoderMainLayer(keras.layers.Layer):
                 tables[key] = rotary.cos_sin(position_ids, x.dtype)
             rope[lt] = tables[key]
         hidden = [x] if output_hidden_states else None
-        for block in self.blocks:
+        new_cache = []
+        for i, block in enumerate(self.blocks):
             cos, sin = rope.get(block.layer_type, (None, None))
-            x, cache = block(x, cos, sin, biases[block.layer_type], cache=cache,
-                             cache_index=cache_index, training=training)
+            x, layer_cache = block(x, cos, sin, biases[block.layer_type],
+                                   cache=None if cache is None else cache[i],
+                                   cache_index=cache_index, training=training)
+            new_cache.append(layer_cache)
             if hidden is not None:
                 hidden.append(x)
+        cache = None if cache is None else tuple(new_cache)
         x = self.norm(x)
         if hidden is not None:
             hidden[-1] = x  # as transformers: the last hidden state is the normed one
@@ -264,15 +269,21 @@ class TFCausalLMBase(_generation_mixin(), TFDecoderPreTrainedModel):
                                                        hidden_states=hidden), return_dict)
 
     # ------------------------------------------------------------------ cache contract
+    # the loop reorders / repeats cache rows along this axis of every cache tensor
+    cache_batch_axis = 0
+
     @property
     def cache_dtype(self):
         return tf.as_dtype(self.main_layer.compute_dtype)
 
     def init_cache(self, batch_size, max_length):
-        """Zeros of shape (layers, 2, batch, kv_heads, max_length, head_dim), compute dtype."""
+        """One ``(keys, values)`` pair of zeros per layer, each (batch, kv_heads, max_length,
+        head_dim) in the compute dtype. Separate buffers let every layer update its own slot
+        in place inside the compiled decode loop."""
         s = self.decoder_spec
-        return tf.zeros([s.num_layers, 2, batch_size, s.num_kv_heads, max_length, s.head_dim],
-                        self.cache_dtype)
+        shape = [batch_size, s.num_kv_heads, max_length, s.head_dim]
+        return tuple((tf.zeros(shape, self.cache_dtype), tf.zeros(shape, self.cache_dtype))
+                     for _ in range(s.num_layers))
 
     def forward_with_cache(self, input_ids, position_ids, attention_mask, cache, cache_index):
         """Run ``input_ids`` (batch, t) at cache slots ``cache_index ... cache_index + t - 1``.
