@@ -95,10 +95,37 @@ def test_inputs_of_every_kind_and_batches(pipes, tmp_path):
     assert isinstance(pipe(np.zeros(SR, np.float32), generate_kwargs=GREEDY)["text"], str)
 
 
-def test_default_generation_options_are_transformers(pipes, references):
-    audio = sound(2.0, seed=5)
-    expected = references["en"](audio.copy(), generate_kwargs={"max_new_tokens": 6})
-    assert pipes["en"](audio, generate_kwargs={"max_new_tokens": 6}) == expected  # 5 beams
+def test_default_generation_options_are_transformers(pipes, monkeypatch):
+    """Options neither the call nor the generation config sets get transformers' ASR defaults
+    (max_new_tokens=256, num_beams=5); the call's options win; the prompt comes from the
+    generation config and the checkpoint's forced_decoder_ids are not applied twice."""
+    pipe = pipes["multi"]
+    calls = []
+
+    def fake_generate(**kwargs):
+        calls.append(kwargs)
+        return np.concatenate([kwargs["decoder_input_ids"], [[50, 60, 0]]], axis=1)
+
+    monkeypatch.setattr(pipe.model, "generate", fake_generate)
+    audio = sound(1.0)
+    pipe(audio, language="de")
+    pipe(audio, generate_kwargs={"num_beams": 2, "max_length": 20, "language": "fr"})
+    ids = pipe.hf_tokenizer.convert_tokens_to_ids(["<|startoftranscript|>", "<|de|>", "<|fr|>",
+                                     "<|transcribe|>", "<|notimestamps|>"])
+    first, second = calls
+    # the generation config's max_length (64; Whisper checkpoints have 448) keeps
+    # max_new_tokens=256 out, as in transformers
+    assert first["num_beams"] == 5 and "max_new_tokens" not in first
+    assert first["decoder_input_ids"].tolist() == [[ids[0], ids[1], ids[3], ids[4]]]
+    assert first["forced_decoder_ids"] == []
+    assert second["num_beams"] == 2 and second["max_length"] == 20
+    pipe.model.generation_config.max_length = None
+    try:
+        pipe(audio)
+    finally:
+        pipe.model.generation_config.max_length = 64
+    assert calls[-1]["max_new_tokens"] == 256 and calls[-1]["num_beams"] == 5
+    assert second["decoder_input_ids"].tolist() == [[ids[0], ids[2], ids[3], ids[4]]]
 
 
 @pytest.mark.parametrize("audio,kwargs,match", [
