@@ -140,6 +140,7 @@ def test_default_generation_options_are_transformers(pipes, monkeypatch):
     (np.zeros(SR, np.float32), {"chunk_length_s": 5, "stride_length_s": 3},
      "longer than the two strides"),
     (np.zeros(SR, np.float32), {"decoder_input_ids": [[1]]}, "language="),
+    (np.zeros(SR, np.float32), {"num_return_sequences": 2}, "one text per audio"),
 ])
 def test_bad_inputs(pipes, audio, kwargs, match):
     with pytest.raises(InvalidInputError, match=match):

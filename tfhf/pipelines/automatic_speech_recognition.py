@@ -314,24 +314,27 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
             if key in kwargs:
                 raise InvalidInputError(f"{key} is set by the pipeline from language/task; pass "
                                         "language= and task= instead.")
+        if (kwargs.get("num_return_sequences") or 1) > 1:
+            raise InvalidInputError("num_return_sequences > 1 is not supported by the "
+                                    "automatic-speech-recognition pipeline (one text per audio).")
         gc = _generation_config(self.model)
         prompt = whisper_prompt_ids(self.model, gc, features, language, task)
         out = self.model.generate(input_features=features, decoder_input_ids=prompt,
                                   forced_decoder_ids=[], **kwargs)
-        seqs = np.asarray(getattr(out, "sequences", out))
-        if seqs.shape[0] != features.shape[0]:
-            raise InvalidInputError("num_return_sequences > 1 is not supported by the "
-                                    "automatic-speech-recognition pipeline.")
-        return {"tokens": seqs}
+        return {"tokens": np.asarray(getattr(out, "sequences", out))}
 
     # ------------------------------------------------------------------ outputs
     def _special_ids(self):
-        tok = self.hf_tokenizer
-        ids = set(int(i) for i in tok.all_special_ids)
-        for i, added in getattr(tok, "added_tokens_decoder", {}).items():
-            if getattr(added, "special", False):
-                ids.add(int(i))
-        return ids
+        """The tokenizer's special ids, and its added tokens marked special (a tokenizer.json
+        alone, as in CTranslate2 folders, marks Whisper's <|...|> tokens only that way)."""
+        if getattr(self, "_specials", None) is None:
+            tok = self.hf_tokenizer
+            ids = set(int(i) for i in tok.all_special_ids)
+            for i, added in getattr(tok, "added_tokens_decoder", {}).items():
+                if getattr(added, "special", False):
+                    ids.add(int(i))
+            self._specials = ids
+        return self._specials
 
     def text_tokens(self, tokens):
         """The text tokens of one generated row: no special tokens, no timestamps."""
