@@ -118,3 +118,17 @@ def test_files_that_are_not_audio_name_the_file(tmp_path):
     soundfile.write(str(empty), np.zeros(0, np.float32), SR)
     with pytest.raises(InvalidInputError, match=r"empty\.wav.*empty"):
         load_audio(empty)
+
+
+def test_feature_extractor_rate_is_checked(caplog):
+    pytest.importorskip("tensorflow")
+    from tfhf.audio import WhisperFeatures
+
+    fe = WhisperFeatures()
+    with pytest.raises(InvalidInputError, match="44100 Hz.*expects 16000 Hz"):
+        fe(tone(44100), sampling_rate=44100)
+    with caplog.at_level("WARNING", logger="tfhf"):
+        fe(tone(SR, 0.1))
+        fe(tone(SR, 0.1))
+    warnings = [r for r in caplog.records if "without sampling_rate" in r.getMessage()]
+    assert len(warnings) == 1  # once per extractor
