@@ -143,8 +143,18 @@ def _recording_tool(name, description, inputs, output_type, calls, run):
 
     class Recording(Tool):
         def forward(self, *args, **kwargs):
-            values = dict(zip(list(inputs), args))
+            # refuse what the real tool's signature refuses (e.g. labels= to text_classifier)
+            params = list(inputs)
+            unknown = [k for k in kwargs if k not in params]
+            if len(args) > len(params) or unknown:
+                raise TypeError(f"{name}() takes {', '.join(params)}; got "
+                                f"{len(args)} positional and {', '.join(kwargs) or 'no'} "
+                                "keyword arguments")
+            values = dict(zip(params, args))
             values.update(kwargs)
+            missing = [p for p in params if p not in values]
+            if missing:
+                raise TypeError(f"{name}() missing argument(s): {', '.join(missing)}")
             calls.append((name, values))
             out = run(*args, **kwargs)
             LAST[name] = str(out)

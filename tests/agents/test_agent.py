@@ -58,7 +58,8 @@ def test_run_prompt_shows_each_tool_with_inputs_and_worked_examples():
     messages = prompt.messages
     assert messages[0]["role"] == "system" and "word_count" in messages[0]["content"]
     assert "Answer:" not in messages[0]["content"]
-    assert [m["role"] for m in messages[1:]] == ["user", "assistant"] * 3 + ["user"]
+    n = prompt.count("Answer:\n```py")
+    assert [m["role"] for m in messages[1:]] == ["user", "assistant"] * n + ["user"]
     assert messages[1]["content"].startswith('Task: "') and "```py" in messages[2]["content"]
     assert messages[-1] == {"role": "user", "content": task}
     assert prompt.prefill == "I will use the following"

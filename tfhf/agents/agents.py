@@ -233,11 +233,26 @@ class Agent:
         self.chat_state = {}
         self.cached_tools = None
 
+    #: When the LLM's reply has no code block (it stopped after its explanation), ask it once
+    #: more to go on, its answer so far plus the opening of a code block given as the start
+    #: of its reply (backends that continue a prefilled answer: LocalAgent).
+    continue_to_code = False
+
     def _reply(self, prompt, stop):
         reply = self.generate_one(prompt, stop)
         if not isinstance(reply, str):
             raise LLMResponseError(f"the LLM backend returned {type(reply).__name__}, not text.")
         reply = _truncate(reply, stop)
+        if self.continue_to_code and "```" not in reply and reply.strip():
+            opening = "\n\nAnswer:\n```py\n" if "Answer:\n```py" in str(prompt) else \
+                "\n\n```py\n"
+            so_far = reply.rstrip() + opening
+            prefill = getattr(prompt, "prefill", "")
+            messages = getattr(prompt, "messages", None)
+            more = self.generate_one(Prompt(str(prompt) + so_far, messages, prefill + so_far),
+                                     stop)
+            if isinstance(more, str):
+                reply = so_far + _truncate(more, stop)
         prefill = getattr(prompt, "prefill", "")
         if prefill and not reply.lstrip().startswith(prefill):
             reply = f"{prefill} {reply.lstrip()}" if not reply.startswith((" ", "\n")) \
@@ -458,6 +473,8 @@ class LocalAgent(Agent):
         model = tfhf.TFAutoModelForCausalLM.from_pretrained(name, **hub, **extra,
                                                             **(model_kwargs or {}))
         return cls(model, tokenizer, **kwargs)
+
+    continue_to_code = True
 
     def generate_one(self, prompt, stop):
         from .text_tools import generate_text

@@ -59,6 +59,19 @@ for note in notes:
     print(f"{mood}: {short}")
 ```
 
+Task: "Give me a French summary of the `speech` recording."
+Variables: `speech` (audio)
+
+I will use the following tools: `transcriber` to get the words of the recording, `summarizer` to summarize them, then `translator` to translate the summary into French.
+
+Answer:
+```py
+words = transcriber(audio=speech)
+summary = summarizer(text=words)
+french_summary = translator(text=summary, src_lang="English", tgt_lang="French")
+print(french_summary)
+```
+
 Task: "<<prompt>>"
 Variables: <<variables>>
 
@@ -123,6 +136,17 @@ def describe_tools(toolbox) -> str:
     return "\n".join(lines)
 
 
+def _kind(value) -> str:
+    if isinstance(value, str):
+        return "str"
+    cls = type(value)
+    if cls.__name__ in ("AgentImage", "AgentAudio"):
+        return cls.__name__[5:].lower()
+    if cls.__module__.split(".")[0] == "PIL":
+        return "image"
+    return cls.__name__
+
+
 def describe_variables(variables) -> str:
     """The ``<<variables>>`` text: the names and types of the variables passed to the agent,
     e.g. ```text` (str), `reviews` (list of 3 str)``; ``none`` when there are none."""
@@ -130,9 +154,9 @@ def describe_variables(variables) -> str:
     for name, value in (variables or {}).items():
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             continue
-        kind = "str" if isinstance(value, str) else type(value).__name__
+        kind = _kind(value)
         if isinstance(value, (list, tuple)) and value:
-            inner = {"str" if isinstance(v, str) else type(v).__name__ for v in value}
+            inner = {_kind(v) for v in value}
             kind += f" of {len(value)} {inner.pop()}" if len(inner) == 1 else \
                 f" of {len(value)} values"
         parts.append(f"`{name}` ({kind})")
