@@ -72,7 +72,7 @@ def test_tiny_en_transcribes_espeak_sentences(tiny_en, recordings, tmp_path):
 
     pipe = tfhf.pipeline("automatic-speech-recognition", model=tiny_en)
     texts = [r["text"] for r in pipe([str(p) for p in recordings],
-                                     generate_kwargs={"num_beams": 1}, batch_size=3)]
+                                     generate_kwargs={"num_beams": 1})]
     wer = word_error_rate(SENTENCES, texts)
     assert wer <= 0.20, (wer, texts)
     # the same texts as transformers' PyTorch pipeline on the same checkpoint
