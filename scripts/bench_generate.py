@@ -5,9 +5,9 @@ XLA), in one run, on the same dequantized GGUF weights.
 For every (backend, batch, dtype) the script times ``generate`` with 1 new token (prefill:
 time to first token), with M = N/2 + 1 and with N new tokens, greedy, no early stop; decode
 tokens/s is ``batch * (N - M) / (t_N - t_M)`` (M and N share tfhf's new-token bucket, so
-the difference is decode steps only, on one compiled function). Calls run round-robin (one of each per round, the minimum
-over rounds is kept) so that load from other processes falls on every backend alike. The
-first call of each (compile / warm-up) is reported apart.
+the difference is decode steps only, on one compiled function). Calls run round-robin (one
+of each per round, the minimum over rounds is kept) so that load from other processes falls
+on every backend alike. The first call of each (compile / warm-up) is reported apart.
 
 The bandwidth bound: a decode step reads every weight once (embedding gather aside) and the
 KV cache of every row; ``bound = bandwidth / bytes_per_step`` steps/s, with the bandwidth
@@ -72,7 +72,8 @@ AGREEMENT_PROMPTS = [
 def machine():
     info = {"python": platform.python_version(), "cores": os.cpu_count()}
     try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
         for line in out.splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "Model name":
@@ -138,13 +139,14 @@ def bytes_per_step(config, batch, total_len, dtype_bytes):
 
 # ---------------------------------------------------------------------------- weights
 def load_weights(path):
-    from tfhf.hub.gguf import load_gguf
     import numpy as np
+
+    from tfhf.hub.gguf import load_gguf
 
     config, state = load_gguf(path)
     with state:
         sd = {k: np.require(state.get(k), np.float32, requirements=["C", "W"])
-              for k in state.keys()}
+              for k in state.keys()}  # noqa: SIM118 (a lazy reader)
     return config, sd
 
 
@@ -181,7 +183,6 @@ class TorchBackend:
     def __init__(self, config, sd, dtype, compile_=False):
         import torch
         import transformers
-
         from transformers.initialization import no_init_weights
 
         config = config.__class__.from_dict(config.to_dict())
@@ -233,8 +234,8 @@ class KerasHubBackend:
     def __init__(self, config, sd, dtype):
         # the converter module only (keras_hub's HF preset loader imports every converter,
         # and the Gemma ones need sentencepiece, which is not installed here)
-        from keras_hub.src.utils.transformers import convert_llama3
         from keras_hub.models import Llama3CausalLM
+        from keras_hub.src.utils.transformers import convert_llama3
 
         cfg = config.to_dict()
         kwargs = convert_llama3.convert_backbone_config(cfg)
@@ -282,7 +283,7 @@ def run_speed(args, ctx):
             print(f"[load] {name} {dtype}", flush=True)
             try:
                 t, backend = timed(make_backend, name, dtype, ctx)
-            except Exception as e:  # a peer that does not run here is reported, not fatal
+            except Exception as e:  # noqa: BLE001 - a peer that fails here is reported
                 print(f"[skip] {name} {dtype}: {type(e).__name__}: {e}", flush=True)
                 runs.append({"backend": name, "dtype": dtype, "error": f"{type(e).__name__}: {e}"})
                 continue
@@ -300,7 +301,7 @@ def run_speed(args, ctx):
             t1, _ = timed(r["obj"].generate, r["ids"], 1)
             tn, toks = timed(r["obj"].generate, r["ids"], n)
             tm, _ = timed(r["obj"].generate, r["ids"], m)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported in the table
             print(f"[skip] {r['backend']} {r['dtype']} batch {r['batch']}: "
                   f"{type(e).__name__}: {e}", flush=True)
             r["error"] = f"{type(e).__name__}: {e}"
@@ -323,7 +324,7 @@ def run_speed(args, ctx):
         b = r["batch"]
         t1, tm, tn = min(r["t1"]), min(r["tm"]), min(r["tn"])
         dec = b * (n - m) / max(tn - tm, 1e-9)
-        nbytes, wbytes, cbytes = bytes_per_step(
+        nbytes, _, cbytes = bytes_per_step(
             config, b, args.prompt_len + n, 2 if r["dtype"] == "bfloat16" else 4)
         bound = b * bw / nbytes
         ref = next((x for x in live if x["backend"] == "torch" and x["dtype"] == r["dtype"]
