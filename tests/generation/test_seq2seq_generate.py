@@ -282,7 +282,7 @@ def test_bfloat16_compute_runs_and_mostly_agrees(pair):
     _, model, folder = pair("bart")
     ids, mask = batch("bart")
     bf16 = tfhf.TFAutoModelForSeq2SeqLM.from_pretrained(folder, dtype="mixed_bfloat16")
-    assert bf16.init_cache(1, 4).dtype == tf.bfloat16
+    assert all(buf.dtype == tf.bfloat16 for pair in bf16.init_cache(1, 4) for buf in pair)
     ref = as_np(model.generate(ids, attention_mask=mask, use_xla=False, **GREEDY))
     out = as_np(bf16.generate(ids, attention_mask=mask, **GREEDY))  # XLA
     assert out.shape == ref.shape

@@ -170,8 +170,10 @@ def test_cache_methods_match_full_forward(name, root):
     dec[dec == hf_config(name).pad_token_id] = 5  # M2M100 puts pads on a zero position row
     full = model(ids, attention_mask=mask, decoder_input_ids=dec).logits.numpy()
     s = model.seq2seq_spec
-    assert tuple(model.init_cache(2, CACHE_LEN).shape) == (
-        s.decoder_layers, 2, 2, s.heads(True), CACHE_LEN, s.dim_per_head(True))
+    cache = model.init_cache(2, CACHE_LEN)  # one (keys, values) pair per decoder layer
+    assert len(cache) == s.decoder_layers and all(
+        tuple(buf.shape) == (2, s.heads(True), CACHE_LEN, s.dim_per_head(True))
+        for pair in cache for buf in pair)
     np.testing.assert_allclose(run_with_cache(model, ids, mask, dec).numpy(), full, atol=ATOL)
     if name == "t5":  # relative position buckets from the traced cache index, under XLA
         xla = tf.function(lambda a, b, c: run_with_cache(model, a, b, c), jit_compile=True)

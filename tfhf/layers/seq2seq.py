@@ -5,11 +5,12 @@ norm, learned / sinusoidal / relative (T5) positions, gated or plain feed-forwar
 query scaling and embedding scaling. One :class:`Seq2SeqStack` is an encoder or a decoder;
 a decoder layer adds cross-attention over the encoder's states.
 
-Layouts follow the decoder-only cache contract (docs/generation-design.md, section
-"Encoder-decoder"): keys and values are (batch, heads, length, head_dim); the decoder
-self-attention cache is ``(layers, 2, batch, heads, max_length, head_dim)`` written in place
-with XLA's dynamic-update-slice; the cross-attention keys/values are computed once from the
-encoder output, ``(layers, 2, batch, heads, source_length, head_dim)``.
+Layouts follow the cache contract (docs/generation-design.md, section "Encoder-decoder"):
+keys and values are (batch, heads, length, head_dim); the decoder self-attention cache is a
+tuple with one ``(keys, values)`` pair of (batch, heads, max_length, head_dim) buffers per
+layer, written in place with XLA's dynamic-update-slice; the cross-attention keys/values are
+computed once from the encoder output, one ``(keys, values)`` pair of (batch, heads,
+source_length, head_dim) per layer.
 """
 
 from __future__ import annotations
@@ -266,9 +267,9 @@ class Seq2SeqLayer(keras.layers.Layer):
         def self_attention(h):
             nonlocal cache
             k, v = self.self_attn.key_values(h)
-            if cache is not None:
-                cache = write_self_cache(cache, self.layer_index, cache_index, k, v)
-                k, v = cache[self.layer_index, 0], cache[self.layer_index, 1]
+            if cache is not None:  # this layer's (keys, values)
+                cache = write_self_cache(cache, cache_index, k, v)
+                k, v = cache
             return self.self_attn(h, k, v, self_bias, training=training)
 
         x = self._sublayer(x, self.self_attn_norm, self_attention, training)
@@ -345,10 +346,13 @@ class Seq2SeqStack(keras.layers.Layer):
             queries = tf.cast(cache_index, tf.int32) + tf.range(t, dtype=tf.int32)
             self_bias = self_bias + self.relative_bias(queries, length)
         hidden = [x] if output_hidden_states else None
+        new_cache = []
         for i, layer in enumerate(self.layers_):
             kv = cross_kv[i] if cross_kv is not None else None
-            x, cache = layer(x, self_bias, cache=cache, cache_index=cache_index, cross_kv=kv,
-                             cross_bias=cross_bias, training=training)
+            x, layer_cache = layer(x, self_bias, cache=None if cache is None else cache[i],
+                                   cache_index=cache_index, cross_kv=kv, cross_bias=cross_bias,
+                                   training=training)
+            new_cache.append(layer_cache)
             if hidden is not None:
                 hidden.append(x)
         if self.final_norm is not None:
@@ -357,23 +361,23 @@ class Seq2SeqStack(keras.layers.Layer):
                 x = self.dropout(x, training=training)
         if hidden is not None:
             hidden[-1] = x  # as transformers: the last hidden state is the normed one
-        return x, cache, hidden
+        return x, (None if cache is None else tuple(new_cache)), hidden
 
     def cross_key_values(self, encoder_hidden):
         """Per decoder layer, (k, v) of the encoder states: a list of pairs."""
         return [layer.cross_attn.key_values(encoder_hidden) for layer in self.layers_]
 
 
-def write_self_cache(cache, layer_index, cache_index, k, v):
+def write_self_cache(layer_cache, cache_index, k, v):
     """Write a decoder layer's new keys/values (batch, heads, t, head_dim) at slot
-    ``cache_index`` of the stacked self-attention cache (layers, 2, batch, heads, L, head_dim),
-    in place (XLA's dynamic-update-slice). The encoder-decoder cache layout is this module's
-    own, independent of the decoder-only models' (tfhf/layers/decoder.py)."""
-    update = tf.cast(tf.stack([k, v])[None], cache.dtype)
-    zero = tf.constant(0, tf.int32)
-    start = tf.stack([tf.constant(layer_index, tf.int32), zero, zero, zero,
-                      tf.cast(cache_index, tf.int32), zero])
-    return dynamic_update_slice(cache, update, start)
+    ``cache_index`` of its ``(keys, values)`` buffers (batch, heads, L, head_dim), in place
+    (XLA's dynamic-update-slice). One buffer pair per layer: XLA on CPU rewrote a stacked
+    (layers, 2, ...) cache whole at every layer of every decode step."""
+    start = tf.stack([tf.constant(0, tf.int32), tf.constant(0, tf.int32),
+                      tf.cast(cache_index, tf.int32), tf.constant(0, tf.int32)])
+    k_buf, v_buf = layer_cache
+    return (dynamic_update_slice(k_buf, tf.cast(k, k_buf.dtype), start),
+            dynamic_update_slice(v_buf, tf.cast(v, v_buf.dtype), start))
 
 
 def encoder_bias(attention_mask):

@@ -265,8 +265,8 @@ class TFSeq2SeqLMBase(_generation_mixin(), TFSeq2SeqPreTrainedModel):
 
     task = "seq2seq_lm"
     final_logits_bias = False  # BART: a (1, vocab) bias buffer added to the logits
-    cache_batch_axis = 2  # init_cache: (layers, 2, batch, ...)
-    cross_cache_batch_axis = 2  # cross_cache: (layers, 2, batch, ...)
+    cache_batch_axis = 0  # init_cache: per layer (keys, values), each (batch, heads, L, d)
+    cross_cache_batch_axis = 0  # cross_cache: per layer (keys, values), (batch, heads, S, d)
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
@@ -358,17 +358,20 @@ class TFSeq2SeqLMBase(_generation_mixin(), TFSeq2SeqPreTrainedModel):
         return None
 
     def init_cache(self, batch_size, max_length):
-        """Decoder self-attention cache: zeros (layers, 2, batch, heads, max_length, head_dim)."""
+        """Decoder self-attention cache: one ``(keys, values)`` pair of zeros per layer, each
+        (batch, heads, max_length, head_dim) in the compute dtype (separate buffers let each
+        layer update its slot in place inside the compiled loop)."""
         s = self.seq2seq_spec
-        return tf.zeros([s.decoder_layers, 2, batch_size, s.heads(True), max_length,
-                         s.dim_per_head(True)], self.cache_dtype)
+        shape = [batch_size, s.heads(True), max_length, s.dim_per_head(True)]
+        return tuple((tf.zeros(shape, self.cache_dtype), tf.zeros(shape, self.cache_dtype))
+                     for _ in range(s.decoder_layers))
 
     def cross_cache(self, encoder_hidden):
-        """Cross-attention keys/values of every decoder layer, computed once per input:
-        (layers, 2, batch, heads, source_length, head_dim)."""
+        """Cross-attention keys/values of every decoder layer, computed once per input: one
+        ``(keys, values)`` pair per layer, each (batch, heads, source_length, head_dim)."""
         self.build_weights()
         kv = self.model.decoder.cross_key_values(tf.cast(encoder_hidden, self.cache_dtype))
-        return tf.stack([tf.stack([k, v]) for k, v in kv])
+        return tuple((k, v) for k, v in kv)
 
     def decoder_forward_with_cache(self, decoder_input_ids, position_ids, self_mask, cache,
                                    cache_index, cross_kv, encoder_mask):
@@ -377,12 +380,12 @@ class TFSeq2SeqLMBase(_generation_mixin(), TFSeq2SeqPreTrainedModel):
         ``position_ids`` (batch, t): 0-based decoder positions; ``self_mask`` (batch,
         max_length) marks the decoder slots holding (or about to hold) real tokens; query i
         attends to slot j iff ``self_mask[:, j] == 1`` and ``j <= cache_index + i`` (T5's
-        relative bias uses the slot numbers). ``cross_kv`` is :meth:`cross_cache`'s tensor,
+        relative bias uses the slot numbers). ``cross_kv`` is :meth:`cross_cache`'s pairs,
         ``encoder_mask`` (batch, source_length) the encoder's attention mask.
         Returns ``(logits (batch, t, vocab) float32, cache)``.
         """
         self.build_weights()
-        kv = [(cross_kv[i, 0], cross_kv[i, 1]) for i in range(self.seq2seq_spec.decoder_layers)]
+        kv = [tuple(pair) for pair in cross_kv]
         x, cache, _ = self.model.decode(
             tf.cast(decoder_input_ids, tf.int32), tf.cast(self_mask, tf.int32), None,
             tf.cast(encoder_mask, tf.int32), position_ids=tf.cast(position_ids, tf.int32),
