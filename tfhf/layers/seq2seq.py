@@ -371,8 +371,8 @@ class Seq2SeqStack(keras.layers.Layer):
 def write_self_cache(layer_cache, cache_index, k, v):
     """Write a decoder layer's new keys/values (batch, heads, t, head_dim) at slot
     ``cache_index`` of its ``(keys, values)`` buffers (batch, heads, L, head_dim), in place
-    (XLA's dynamic-update-slice). One buffer pair per layer: XLA on CPU rewrote a stacked
-    (layers, 2, ...) cache whole at every layer of every decode step."""
+    (XLA's dynamic-update-slice). One buffer pair per layer, as the decoder-only models: a
+    layer writes and reads only its own buffers, never slices of a stacked tensor."""
     start = tf.stack([tf.constant(0, tf.int32), tf.constant(0, tf.int32),
                       tf.cast(cache_index, tf.int32), tf.constant(0, tf.int32)])
     k_buf, v_buf = layer_cache
