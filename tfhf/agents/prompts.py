@@ -59,19 +59,6 @@ for note in notes:
     print(f"{mood}: {short}")
 ```
 
-Task: "Give me a French summary of the `speech` recording."
-Variables: `speech` (audio)
-
-I will use the following tools: `transcriber` to get the words of the recording, `summarizer` to summarize them, then `translator` to translate the summary into French.
-
-Answer:
-```py
-words = transcriber(audio=speech)
-summary = summarizer(text=words)
-french_summary = translator(text=summary, src_lang="English", tgt_lang="French")
-print(french_summary)
-```
-
 Task: "<<prompt>>"
 Variables: <<variables>>
 
