@@ -38,6 +38,7 @@ import tensorflow as tf
 from ..errors import InvalidInputError
 from .streamers import as_numpy
 from .utils import (MIN_PROMPT_BUCKET, GenerationMixin, _bucket, _call_options, _context_length,
+                    checked_input_ids,
                     _fail, _prepare_config, _special_tokens, _to_numpy_ids, _unpack_inputs,
                     _validate, run_generation)
 
@@ -105,18 +106,8 @@ def _source(model, gc, source, attention_mask, encoder_outputs):
         feats = tf.constant(feats, dtype if np.issubdtype(feats.dtype, np.floating) else None)
         spec = ("features", tuple(feats.shape[1:]), has_mask)
         return int(feats.shape[0]), spec, (feats, mask), has_mask
-    ids = _to_numpy_ids(source, "input_ids")
-    if ids is None:
-        if gc.bos_token_id is None:
-            _fail("`input_ids` is required (the model has no bos_token_id to start from).")
-        ids = np.full((1, 1), int(gc.bos_token_id), np.int64)
+    ids = checked_input_ids(source, model, gc, "input")
     batch, length = ids.shape
-    if batch == 0 or length == 0:
-        _fail(f"`input_ids` is empty (shape {tuple(ids.shape)}): give at least one token per "
-              "input.")
-    vocab = getattr(model.config, "vocab_size", None)
-    if (ids < 0).any() or (vocab is not None and (ids >= vocab).any()):
-        _fail(f"`input_ids` holds ids outside [0, {vocab}) (the vocabulary size).")
     mask = _to_numpy_ids(attention_mask, "attention_mask")
     if mask is None:
         mask = np.ones_like(ids)

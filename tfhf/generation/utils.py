@@ -239,6 +239,23 @@ def _eos_list(value):
     return [int(x) for x in arr]
 
 
+def checked_input_ids(input_ids, model, gc, per="prompt"):
+    """``input_ids`` as a 2-D numpy array (``[[bos_token_id]]`` when None), refused when empty or
+    holding ids outside the vocabulary."""
+    ids = _to_numpy_ids(input_ids, "input_ids")
+    if ids is None:
+        if gc.bos_token_id is None:
+            _fail("`input_ids` is required (the model has no bos_token_id to start from).")
+        ids = np.full((1, 1), int(gc.bos_token_id), np.int64)
+    if ids.shape[0] == 0 or ids.shape[1] == 0:
+        _fail(f"`input_ids` is empty (shape {tuple(ids.shape)}): give at least one token per "
+              f"{per}.")
+    vocab = getattr(model.config, "vocab_size", None)
+    if (ids < 0).any() or (vocab is not None and (ids >= vocab).any()):
+        _fail(f"`input_ids` holds ids outside [0, {vocab}) (the vocabulary size).")
+    return ids
+
+
 def _to_numpy_ids(x, name):
     if x is None:
         return None
@@ -322,18 +339,8 @@ def generate(model, input_ids=None, attention_mask=None, generation_config=None,
     _validate(gc, model)
 
     # ---- inputs
-    ids = _to_numpy_ids(input_ids, "input_ids")
-    if ids is None:
-        if gc.bos_token_id is None:
-            _fail("`input_ids` is required (the model has no bos_token_id to start from).")
-        ids = np.full((1, 1), int(gc.bos_token_id), np.int64)
+    ids = checked_input_ids(input_ids, model, gc, "prompt")
     batch, input_len = ids.shape
-    if batch == 0 or input_len == 0:
-        _fail(f"`input_ids` is empty (shape {tuple(ids.shape)}): give at least one token per "
-              "prompt.")
-    vocab = getattr(model.config, "vocab_size", None)
-    if (ids < 0).any() or (vocab is not None and (ids >= vocab).any()):
-        _fail(f"`input_ids` holds ids outside [0, {vocab}) (the vocabulary size).")
     context = _context_length(model)
     if context is not None and input_len > context:
         _fail(f"the prompt (`input_ids`) has {input_len} tokens but the model's context "
