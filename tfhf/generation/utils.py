@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import InvalidInputError
+from ..outputs import make_output
 from . import loop as _loop
 from . import rng
 from .logits_process import make_plan_and_params
@@ -72,14 +73,12 @@ _UNSUPPORTED_ARGS = ("logits_processor", "stopping_criteria", "prefix_allowed_to
 
 # ---------------------------------------------------------------- outputs
 def _output_classes():
-    from ..models.outputs import _output
-
     classes = []
     for kind in ("DecoderOnly", "EncoderDecoder"):
-        dec = _output(f"Generate{kind}Output", "sequences", "scores", "logits")
-        beam = _output(f"GenerateBeam{kind}Output", "sequences", "sequences_scores", "scores",
-                       "logits", "beam_indices")
-        dec.__module__ = beam.__module__ = __name__
+        dec = make_output(f"Generate{kind}Output", "sequences", "scores", "logits",
+                          module=__name__)
+        beam = make_output(f"GenerateBeam{kind}Output", "sequences", "sequences_scores",
+                           "scores", "logits", "beam_indices", module=__name__)
         classes += [dec, beam]
     return classes
 

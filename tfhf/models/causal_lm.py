@@ -26,7 +26,7 @@ from ..layers.core import Dense, Embedding
 from ..layers.decoder import DecoderBlock, DecoderSpec, causal_bias, make_norm
 from ..layers.rotary import RotaryEmbedding
 from ..training import losses
-from . import outputs as O
+from .. import outputs as O
 from .base import TFPreTrainedModel
 
 

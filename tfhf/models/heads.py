@@ -13,7 +13,7 @@ from .._keras import keras, register_serializable
 from ..errors import InvalidInputError
 from ..layers import Dense, LayerNorm, get_activation
 from ..training import losses
-from . import outputs as O
+from .. import outputs as O
 from .base import TFPreTrainedModel
 from .encoder import EncoderMainLayer
 

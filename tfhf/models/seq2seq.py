@@ -22,7 +22,7 @@ from ..layers.core import Dense, Embedding
 from ..layers.seq2seq import (LEARNED, SINUSOIDAL, Seq2SeqSpec, Seq2SeqStack, decoder_self_bias,
                               encoder_bias, padded_position_ids, shift_tokens_right)
 from ..training import losses
-from . import outputs as O
+from .. import outputs as O
 from .base import TFPreTrainedModel
 
 

@@ -12,7 +12,7 @@ from transformers import BartConfig
 from ...errors import InvalidInputError
 from ...layers.seq2seq import LEARNED, Seq2SeqSpec, shift_tokens_right
 from ...training import losses
-from .. import outputs as O
+from ... import outputs as O
 from ..heads import ClassificationHead
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
 from . import convert

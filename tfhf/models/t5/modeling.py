@@ -14,7 +14,7 @@ import tensorflow as tf
 from transformers import T5Config
 
 from ...layers.seq2seq import RELATIVE, Seq2SeqSpec
-from .. import outputs as O
+from ... import outputs as O
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
 from . import convert
 

@@ -54,32 +54,35 @@ class ModelOutput(OrderedDict):
         return (type(self), (list(self.items()),))
 
 
-def _output(name, *fields):
+def make_output(name, *fields, module=None):
+    """A new :class:`ModelOutput` subclass named ``name`` with ``fields`` (in order);
+    ``module`` sets its ``__module__`` (for pickling), default this module."""
     cls = type(name, (ModelOutput,), {"_fields": tuple(fields)})
-    cls.__module__ = __name__
+    cls.__module__ = module or __name__
     return cls
 
 
-TFBaseModelOutput = _output("TFBaseModelOutput", "last_hidden_state", "hidden_states", "attentions")
-TFBaseModelOutputWithPooling = _output(
+TFBaseModelOutput = make_output(
+    "TFBaseModelOutput", "last_hidden_state", "hidden_states", "attentions")
+TFBaseModelOutputWithPooling = make_output(
     "TFBaseModelOutputWithPooling", "last_hidden_state", "pooler_output", "hidden_states",
     "attentions")
-TFSequenceClassifierOutput = _output(
+TFSequenceClassifierOutput = make_output(
     "TFSequenceClassifierOutput", "loss", "logits", "hidden_states", "attentions")
-TFTokenClassifierOutput = _output(
+TFTokenClassifierOutput = make_output(
     "TFTokenClassifierOutput", "loss", "logits", "hidden_states", "attentions")
-TFQuestionAnsweringModelOutput = _output(
+TFQuestionAnsweringModelOutput = make_output(
     "TFQuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", "hidden_states",
     "attentions")
-TFMaskedLMOutput = _output("TFMaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
-TFCausalLMOutputWithPast = _output(
+TFMaskedLMOutput = make_output("TFMaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
+TFCausalLMOutputWithPast = make_output(
     "TFCausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions")
 _SEQ2SEQ = ("past_key_values", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
             "encoder_last_hidden_state", "encoder_hidden_states", "encoder_attentions")
-TFSeq2SeqModelOutput = _output("TFSeq2SeqModelOutput", "last_hidden_state", *_SEQ2SEQ)
-TFSeq2SeqLMOutput = _output("TFSeq2SeqLMOutput", "loss", "logits", *_SEQ2SEQ)
-TFSeq2SeqSequenceClassifierOutput = _output("TFSeq2SeqSequenceClassifierOutput", "loss", "logits",
-                                            *_SEQ2SEQ)
+TFSeq2SeqModelOutput = make_output("TFSeq2SeqModelOutput", "last_hidden_state", *_SEQ2SEQ)
+TFSeq2SeqLMOutput = make_output("TFSeq2SeqLMOutput", "loss", "logits", *_SEQ2SEQ)
+TFSeq2SeqSequenceClassifierOutput = make_output(
+    "TFSeq2SeqSequenceClassifierOutput", "loss", "logits", *_SEQ2SEQ)
 
 ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassifierOutput,
                TFTokenClassifierOutput, TFQuestionAnsweringModelOutput, TFMaskedLMOutput,
