@@ -280,3 +280,19 @@ def test_console_script_runs_without_importing_tensorflow():
         pytest.skip("the `tfhf` console script is not on PATH (pip install -e . puts it there)")
     r = subprocess.run([exe, "version"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip()
+
+
+def test_runtime_needs_are_install_requires_not_test_extras():
+    """`tfhf chat` renders chat templates with jinja2: a plain `pip install tfhf` must bring it
+    (before, only the test extra did, through torch)."""
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(os.path.dirname(os.path.dirname(__file__)), "setup.cfg"))
+    runtime = {re.split(r"[<>=!~ \[]", line.strip())[0].lower()
+               for line in cfg["options"]["install_requires"].splitlines() if line.strip()}
+    for module in ("jinja2", "tokenizers", "huggingface_hub", "transformers", "datasets",
+                   "gguf", "numpy", "tensorflow"):
+        dist = {"tokenizers": "transformers"}.get(module, module)  # transformers requires it
+        assert dist.lower() in runtime, f"{dist} is needed at run time but not in install_requires"

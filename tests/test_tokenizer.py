@@ -131,3 +131,107 @@ def test_missing_folder_raises_model_not_found(tmp_path):
 def test_folder_without_tokenizer_files_raises_model_not_found(tmp_path):
     with pytest.raises(ModelNotFoundError):
         tfhf.AutoTokenizer.from_pretrained(str(tmp_path))
+
+
+# ---------------------------------------------------------------- ids of every kind (issue 12.2)
+IDS_KINDS = {
+    "list": lambda ids: ids,
+    "numpy": lambda ids: np.asarray(ids, np.int64),
+    "numpy int32": lambda ids: np.asarray(ids, np.int32),
+    "tf.Tensor": lambda ids: tf.constant(ids, tf.int32),
+    "tf.Tensor int64": lambda ids: tf.constant(ids, tf.int64),
+    "tf.Variable": lambda ids: tf.Variable(ids),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(IDS_KINDS))
+def test_methods_taking_ids_accept_tensors_arrays_and_lists(tok, kind):
+    batch = tok(TEXTS[:2], padding=True, return_tensors="np")["input_ids"].tolist()
+    ref = tok.tokenizer.batch_decode(batch, skip_special_tokens=True)
+    # the line every transformers 4.x TF generation tutorial ends with
+    assert tok.batch_decode(IDS_KINDS[kind](batch), skip_special_tokens=True) == ref
+    assert tok.decode(IDS_KINDS[kind](batch[0]), skip_special_tokens=True) == ref[0]
+    assert tok.convert_ids_to_tokens(IDS_KINDS[kind](batch[0])) == \
+        tok.tokenizer.convert_ids_to_tokens(batch[0])
+
+
+def test_ragged_ids_and_scalars(tok):
+    rows = [tok(t)["input_ids"] for t in TEXTS[:3]]  # different lengths
+    ragged = tf.ragged.constant(rows)
+    assert tok.batch_decode(ragged) == tok.tokenizer.batch_decode(rows)
+    assert tok.batch_decode([tf.constant(r) for r in rows]) == tok.tokenizer.batch_decode(rows)
+    assert tok.convert_ids_to_tokens(tf.constant(101)) == "[CLS]"
+    assert tok.convert_ids_to_tokens(np.int64(102)) == "[SEP]"
+    assert tok.decode(tf.constant(rows[0])[1:-1]) == tok.tokenizer.decode(rows[0][1:-1])
+
+
+def test_generate_output_decodes(tok):
+    """``tok.batch_decode(model.generate(...), skip_special_tokens=True)``: a tf.Tensor of int32."""
+    out = tf.constant([[101, 7592, 2088, 102, 0, 0]], tf.int32)
+    assert tok.batch_decode(out, skip_special_tokens=True) == ["hello world"]
+
+
+# ---------------------------------------------------------------- a .gguf file path (issue 12.3)
+def _write_tiny_gguf(path, rng):
+    """A 1-layer Llama GGUF with a tiny byte-level BPE vocabulary (no PyTorch involved)."""
+    gguf = pytest.importorskip("gguf")
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + \
+        list(bytes_to_unicode().values()) + ["Ġt", "he", "Ġthe"]
+    vocab, h, ff, nh, nkv, hd = len(tokens), 32, 48, 4, 2, 8
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_block_count(1)
+    w.add_context_length(64)
+    w.add_embedding_length(h)
+    w.add_feed_forward_length(ff)
+    w.add_head_count(nh)
+    w.add_head_count_kv(nkv)
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(hd)
+    w.add_vocab_size(vocab)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types([3, 3, 3] + [1] * (len(tokens) - 3))
+    w.add_token_merges(["Ġ t", "h e", "Ġt he"])
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_add_bos_token(False)
+    shapes = {"token_embd.weight": (vocab, h), "output_norm.weight": (h,),
+              "blk.0.attn_norm.weight": (h,), "blk.0.ffn_norm.weight": (h,),
+              "blk.0.attn_q.weight": (nh * hd, h), "blk.0.attn_k.weight": (nkv * hd, h),
+              "blk.0.attn_v.weight": (nkv * hd, h), "blk.0.attn_output.weight": (h, nh * hd),
+              "blk.0.ffn_gate.weight": (ff, h), "blk.0.ffn_up.weight": (ff, h),
+              "blk.0.ffn_down.weight": (h, ff)}
+    for name, shape in shapes.items():
+        w.add_tensor(name, rng.randn(*shape).astype(np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return str(path)
+
+
+def test_a_gguf_file_path_loads_like_folder_plus_gguf_file(tmp_path, rng):
+    path = _write_tiny_gguf(tmp_path / "tiny.gguf", rng)
+    by_file = tfhf.AutoTokenizer.from_pretrained(path)
+    by_folder = tfhf.AutoTokenizer.from_pretrained(str(tmp_path), gguf_file="tiny.gguf")
+    assert isinstance(by_file, tfhf.TFTokenizer)
+    assert by_file("the the").input_ids == by_folder("the the").input_ids
+    assert by_file.get_vocab() == by_folder.get_vocab()
+
+    lm = tfhf.TFAutoModelForCausalLM.from_pretrained(path)
+    ref = tfhf.TFAutoModelForCausalLM.from_pretrained(str(tmp_path), gguf_file="tiny.gguf")
+    ids = tf.constant([by_file("the the").input_ids])
+    np.testing.assert_array_equal(lm(ids).logits.numpy(), ref(ids).logits.numpy())
+
+
+def test_a_file_that_is_not_gguf_is_named(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("hello")
+    with pytest.raises(ModelNotFoundError, match="not a GGUF file"):
+        tfhf.AutoTokenizer.from_pretrained(str(f))
+    with pytest.raises(ModelNotFoundError, match="not a GGUF file"):
+        tfhf.TFAutoModelForCausalLM.from_pretrained(str(f))

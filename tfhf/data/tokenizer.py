@@ -2,7 +2,10 @@
 
 transformers v5 dropped TensorFlow tensors. :class:`TFTokenizer` wraps a transformers
 tokenizer and changes nothing but that: calls that take ``return_tensors`` accept ``"tf"``
-(computed as numpy, then converted); every other attribute is the wrapped tokenizer's.
+(computed as numpy, then converted), and methods that take token ids (``decode``,
+``batch_decode``, ``convert_ids_to_tokens``) accept ``tf.Tensor``, ``tf.RaggedTensor`` and
+numpy arrays as well as lists, as transformers 4.x did; every other attribute is the wrapped
+tokenizer's.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import os
 
 from ..errors import InvalidInputError, ModelNotFoundError
-from ..hub.resolve import ModelSource
+from ..hub.resolve import ModelSource, split_gguf_path
 
 _TENSOR_METHODS = ("__call__", "pad", "encode_plus", "batch_encode_plus", "encode",
                    "apply_chat_template")
+# Methods whose first argument is token ids (one sequence or a batch).
+_IDS_METHODS = ("decode", "batch_decode", "convert_ids_to_tokens")
 # Files any transformers tokenizer folder holds at least one of.
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
                     "tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
@@ -40,6 +45,25 @@ def to_tf(obj):
     return obj
 
 
+def ids_to_python(ids):
+    """Token ids as Python ints / (nested) lists: ``tf.Tensor``, ``tf.RaggedTensor``, numpy
+    arrays and scalars, and lists holding any of them. Anything else is returned unchanged
+    (the wrapped tokenizer then reports what it cannot use)."""
+    import numpy as np
+
+    if isinstance(ids, (list, tuple)):
+        return [ids_to_python(x) for x in ids]
+    if isinstance(ids, (np.ndarray, np.generic)):
+        return ids.tolist()
+    module = type(ids).__module__ or ""
+    if module.startswith(("tensorflow", "tf_keras", "keras")):
+        if hasattr(ids, "to_list"):  # tf.RaggedTensor
+            return ids.to_list()
+        if hasattr(ids, "numpy"):  # eager tf.Tensor / tf.Variable
+            return ids.numpy().tolist()
+    return ids
+
+
 class TFTokenizer:
     """A transformers tokenizer whose methods accept ``return_tensors="tf"``."""
 
@@ -63,6 +87,8 @@ class TFTokenizer:
             return lambda *a, **k: _render_chat(self, attr, a, k)
         if name in _TENSOR_METHODS and callable(attr):
             return lambda *a, **k: self._with_tf(attr, a, k)
+        if name in _IDS_METHODS and callable(attr):
+            return lambda ids, *a, **k: attr(ids_to_python(ids), *a, **k)
         return attr
 
     def __setattr__(self, name, value):
@@ -120,10 +146,15 @@ class AutoTokenizer:
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         import transformers
 
-        path = os.fspath(pretrained_model_name_or_path)
+        # a .gguf file path loads like (its folder, gguf_file=its name)
+        path, gguf_file = split_gguf_path(pretrained_model_name_or_path,
+                                          kwargs.pop("gguf_file", None))
+        if os.path.isfile(path):
+            raise ModelNotFoundError(
+                f"'{path}' is a file but not a GGUF file; pass the folder holding the tokenizer "
+                "files (tokenizer.json, tokenizer_config.json, ...) or a .gguf file.")
         if not os.path.isdir(path) and (path.startswith((".", "/", "~")) or path.count("/") > 1):
-            raise ModelNotFoundError(f"No tokenizer folder at '{path}'.")
-        gguf_file = kwargs.pop("gguf_file", None)
+            raise ModelNotFoundError(f"No tokenizer folder or .gguf file at '{path}'.")
         if gguf_file is not None:  # the vocabulary inside a GGUF file, built without torch
             from ..hub.gguf import resolve_gguf_file
             from ..hub.gguf_tokenizer import tokenizer_from_gguf

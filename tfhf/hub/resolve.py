@@ -23,6 +23,21 @@ PT_INDEX = "pytorch_model.bin.index.json"
 WEIGHT_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TF_WEIGHTS, TF_INDEX, PT_WEIGHTS, PT_INDEX)
 
 
+def split_gguf_path(path, gguf_file=None) -> tuple[str, str | None]:
+    """``(folder, gguf_file)``: a path to a ``.gguf`` file (by name or by its ``GGUF`` magic)
+    becomes its folder and file name, so that ``from_pretrained("model.gguf")`` loads like
+    ``from_pretrained(folder, gguf_file="model.gguf")``. Anything else is returned as given."""
+    path = os.fspath(path)
+    if gguf_file is not None or not os.path.isfile(os.path.expanduser(path)):
+        return path, gguf_file
+    full = os.path.abspath(os.path.expanduser(path))
+    with open(full, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"GGUF":
+        return path, gguf_file
+    return os.path.dirname(full), os.path.basename(full)
+
+
 def hub_offline() -> bool:
     from huggingface_hub import constants
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InvalidInputError
-from ..hub.resolve import ModelSource
+from ..hub.resolve import ModelSource, split_gguf_path
 from .base import _check_path_like, load_config
 from .registry import model_class_for
 
@@ -22,7 +22,11 @@ class _TFAutoClass:
         if args:
             raise InvalidInputError(f"{cls.__name__}.from_pretrained takes keyword arguments "
                                     f"only after the path; got {args!r}.")
-        path = os.fspath(pretrained_model_name_or_path)
+        # a .gguf file path loads like (its folder, gguf_file=its name)
+        path, gguf_file = split_gguf_path(pretrained_model_name_or_path,
+                                          kwargs.pop("gguf_file", None))
+        if gguf_file is not None:
+            kwargs["gguf_file"] = gguf_file
         _check_path_like(path)
         load_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
         source = ModelSource(path, **{k: kwargs[k] for k in load_keys if k in kwargs})

@@ -15,7 +15,7 @@ import os
 from .. import _keras
 from .._keras import keras
 from ..errors import ConfigError, InvalidInputError, ModelNotFoundError, UnsupportedModelError
-from ..hub.resolve import ModelSource
+from ..hub.resolve import ModelSource, split_gguf_path
 from ..training.keras_fit import KerasTrainingMixin
 from . import weights as W
 
@@ -194,7 +194,8 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
                                     f"only; got extra positional arguments {model_args!r}.")
         kwargs.pop("trust_remote_code", None)
         kwargs.pop("from_tf", None)
-        path = os.fspath(pretrained_model_name_or_path)
+        # a .gguf file path loads like (its folder, gguf_file=its name)
+        path, gguf_file = split_gguf_path(pretrained_model_name_or_path, gguf_file)
         source = ModelSource(path, revision=revision, cache_dir=cache_dir,
                              local_files_only=local_files_only, token=token, subfolder=subfolder)
         _check_path_like(path)
@@ -454,8 +455,8 @@ def _check_path_like(path):
             "Check the path.")
     if os.path.isfile(path):
         raise ModelNotFoundError(
-            f"'{path}' is a file; from_pretrained takes the folder holding config.json and "
-            "the weights (for a GGUF file pass the folder and gguf_file=...).")
+            f"'{path}' is a file but not a GGUF file; from_pretrained takes the folder holding "
+            "config.json and the weights, or a .gguf file.")
 
 
 def write_text_atomic(path, text):
