@@ -296,3 +296,26 @@ def test_runtime_needs_are_install_requires_not_test_extras():
                    "gguf", "numpy", "tensorflow"):
         dist = {"tokenizers": "transformers"}.get(module, module)  # transformers requires it
         assert dist.lower() in runtime, f"{dist} is needed at run time but not in install_requires"
+
+
+def test_every_source_folder_is_shipped_by_a_non_editable_install():
+    """A folder of modules missing from `packages` breaks `pip install .` (not -e) with
+    `No module named 'tfhf.models'`: every folder holding .py files must be found."""
+    import configparser
+
+    from setuptools import find_namespace_packages, find_packages
+
+    root = os.path.dirname(os.path.dirname(__file__))
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(root, "setup.cfg"))
+    opts = cfg["options.packages.find"]
+    split = lambda v: [x.strip() for x in v.replace("\n", ",").split(",") if x.strip()]  # noqa
+    finder = find_namespace_packages if cfg["options"]["packages"].strip() == \
+        "find_namespace:" else find_packages
+    found = set(finder(root, include=split(opts.get("include", "")),
+                       exclude=split(opts.get("exclude", ""))))
+    wanted = {os.path.relpath(d, root).replace(os.sep, ".")
+              for d, _, files in os.walk(os.path.join(root, "tfhf"))
+              if "__pycache__" not in d and any(f.endswith(".py") for f in files)}
+    assert wanted <= found, f"not shipped: {sorted(wanted - found)}"
+    assert not any("__pycache__" in p for p in found)
