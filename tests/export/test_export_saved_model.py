@@ -451,3 +451,44 @@ def test_generation_limits(exported, loaded, tmp_path):
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_new_tokens"):
         sig(input_ids=ids, attention_mask=tf.ones_like(ids),
             **{**args, "max_new_tokens": tf.constant(33)})
+
+
+def test_cli_export_creates_missing_parents_like_mkdir_p(tmp_path, tiny, capsys):
+    """`tfhf export ... --output serving/clf` (the README's command) in a folder without
+    `serving/`; and the string-in export says how to load it in Python."""
+    from tfhf.cli import main
+
+    folder = tiny("clf")
+    base = tmp_path / "serving" / "deeper" / "clf"
+    rc = main(["export", "--model", folder, "--task", "text-classification", "--output",
+               str(base)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert sorted(os.listdir(base)) == ["1"]
+    assert (base / "1" / "saved_model.pb").is_file()
+    assert "import tensorflow_text" in out and "tf.saved_model.load" in out
+    with open(base / "1" / "assets.extra" / "tfhf_export.json") as fh:
+        meta = json.load(fh)
+    assert meta["tensorflow_text_ops"] == ["NormalizeUTF8", "RegexSplitWithOffsets",
+                                           "WordpieceTokenizeWithOffsets"]
+    assert "import tensorflow_text" in meta["python_load"]
+
+
+def test_failed_export_removes_the_parents_it_created(tmp_path, loaded, monkeypatch):
+    from tfhf.export import saved_model as SM
+    from tfhf.export import export_saved_model
+    from tfhf.errors import InvalidInputError
+
+    model, tok = loaded("clf")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(SM, "_save", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_saved_model(model, str(tmp_path / "a" / "b" / "clf"), tokenizer=tok)
+    assert os.listdir(tmp_path) == []  # nothing half-written, no empty folders left
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(InvalidInputError, match="is a file"):
+        export_saved_model(model, str(tmp_path / "f" / "sub" / "clf"), tokenizer=tok)
+    assert os.listdir(tmp_path) == ["f"]

@@ -89,7 +89,20 @@ def test_unsupported_tokenizers_are_refused_with_the_ids_only_alternative():
     bpe = Tokenizer(models.BPE(vocab={"a": 0, "b": 1, "ab": 2}, merges=[("a", "b")]))
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel()
     fast = PreTrainedTokenizerFast(tokenizer_object=bpe)
-    with pytest.raises(UnsupportedModelError, match="tokenizer=None"):
+    with pytest.raises(UnsupportedModelError, match="tokenizer=None") as err:
         WordPieceSpec(fast)
+    assert "--no-tokenizer" in str(err.value)  # a CLI user is told the CLI option
     with pytest.raises(UnsupportedModelError, match="fast"):
         WordPieceSpec(object())
+
+
+def test_missing_tensorflow_text_names_the_cli_option(monkeypatch):
+    import sys
+
+    from tfhf.errors import MissingDependencyError
+    from tfhf.export.tokenization import tf_text
+
+    monkeypatch.setitem(sys.modules, "tensorflow_text", None)  # import fails
+    with pytest.raises(MissingDependencyError, match="pip install tensorflow-text") as err:
+        tf_text()
+    assert "--no-tokenizer" in str(err.value) and "tokenizer=None" in str(err.value)

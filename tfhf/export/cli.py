@@ -24,7 +24,8 @@ def parser():
     p.add_argument("--task", required=True, choices=sorted(TASKS) + sorted(ALIASES),
                    help="what the SavedModel computes")
     p.add_argument("--output", required=True, metavar="BASE",
-                   help="base folder; the SavedModel goes to BASE/<version>/")
+                   help="base folder, created with its parents if missing; the SavedModel "
+                        "goes to BASE/<version>/")
     p.add_argument("--version", type=int, default=None,
                    help="version folder number (default: next free integer)")
     p.add_argument("--max-length", type=int, default=None, metavar="L",
@@ -33,7 +34,8 @@ def parser():
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing version folder")
     p.add_argument("--no-tokenizer", action="store_true",
-                   help="export the ids signature only (no in-graph tokenization)")
+                   help="export the ids signature only (no in-graph tokenization, no "
+                        "tensorflow-text needed to export or load)")
     p.add_argument("--max-new-tokens", type=int, default=None, metavar="N",
                    help="text-generation: largest max_new_tokens a request may ask for")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the output path")
@@ -70,6 +72,11 @@ def main(argv=None) -> int:
     print(f"  signatures: {', '.join(meta['signatures'])}")
     if meta.get("labels"):
         print(f"  labels: {', '.join(meta['labels'])}")
+    if meta.get("tensorflow_text_ops"):
+        print(f"  in-graph tokenizer: uses {', '.join(meta['tensorflow_text_ops'])} from "
+              "tensorflow-text;")
+        print("    in Python, `import tensorflow_text` before `tf.saved_model.load` (TF "
+              "Serving's model server has these ops built in)")
     base = os.path.dirname(os.path.abspath(path))
     xla = " --xla_cpu_compilation_enabled=true" if task == "text-generation" else ""
     print(f"  serve: docker run -p 8501:8501 -v {base}:/models/{os.path.basename(base)} "

@@ -33,10 +33,13 @@ def check_target(base, version=None, overwrite=False) -> int:
         raise InvalidInputError(
             f"Export folder '{base}' is a file. Pass a folder path: the SavedModel is "
             "written to <folder>/<version>/ (TF Serving's layout).")
+    # missing parent folders are created (like mkdir -p); a file in the way is an error
     parent = os.path.dirname(os.path.abspath(base))
-    if not os.path.isdir(parent):
-        raise InvalidInputError(f"Cannot create export folder '{base}': its parent folder "
-                                f"'{parent}' does not exist.")
+    while not os.path.isdir(parent):
+        if os.path.lexists(parent):
+            raise InvalidInputError(f"Cannot create export folder '{base}': '{parent}' is a "
+                                    "file, not a folder.")
+        parent = os.path.dirname(parent)
     if version is None:
         have = existing_versions(base)
         return (have[-1] + 1) if have else 1
@@ -67,13 +70,15 @@ class StagedVersion:
         self.version = int(version)
         self.overwrite = overwrite
         self.final = os.path.join(self.base, str(self.version))
-        self._created_base = False
+        self._created = []  # folders this export created (base and missing parents), top first
         self.path = None
 
     def __enter__(self):
-        if not os.path.isdir(self.base):
-            os.makedirs(self.base)
-            self._created_base = True
+        folder = self.base
+        while not os.path.isdir(folder):
+            self._created.insert(0, folder)
+            folder = os.path.dirname(folder)
+        os.makedirs(self.base, exist_ok=True)
         self.path = tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{self.version}-", dir=self.base)
         return self
 
@@ -101,6 +106,7 @@ class StagedVersion:
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
             self.path = None
-        if self._created_base and os.path.isdir(self.base) and not os.listdir(self.base):
-            os.rmdir(self.base)
+        for folder in reversed(self._created):  # a failed export leaves no empty folders
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
         return False

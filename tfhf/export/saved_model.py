@@ -268,6 +268,11 @@ def _encoder_builder(model, tokenizer, task, max_length, pooling, normalize):
         meta = {"max_length": length if spec is not None else None,
                 "token_type_ids": token_types,
                 "in_graph_tokenizer": "wordpiece" if spec is not None else None}
+        if spec is not None:  # loading in Python needs the tensorflow-text ops registered
+            from .tokenization import PYTHON_LOAD_NOTE, TF_TEXT_OPS
+
+            meta.update(tensorflow_text_ops=list(TF_TEXT_OPS),
+                        python_load=f"tensorflow-text ops: {PYTHON_LOAD_NOTE}")
         if task == "text-classification":
             meta.update(labels=S.labels_of(model.config),
                         function_to_apply=S.function_to_apply(model.config))

@@ -49,6 +49,12 @@ from ..errors import MissingDependencyError, UnsupportedModelError
 # tensorflow-text ops the graph may use: all registered by the stock TF Serving build.
 TF_TEXT_OPS = ("NormalizeUTF8", "RegexSplitWithOffsets", "WordpieceTokenizeWithOffsets")
 
+# how to export without the in-graph tokenizer, for CLI and Python users alike
+IDS_ONLY = "`tfhf export ... --no-tokenizer` (Python: export_saved_model(..., tokenizer=None))"
+# what a Python process must do before tf.saved_model.load of a string-in SavedModel
+PYTHON_LOAD_NOTE = ("in Python, `import tensorflow_text` before `tf.saved_model.load` (it "
+                    "registers these ops; TF Serving's model server has them built in)")
+
 _REMOVE, _SPACE = 1, 2
 _SURROGATES = range(0xD800, 0xE000)
 
@@ -60,7 +66,7 @@ def tf_text():
         raise MissingDependencyError(
             "String-in SavedModel signatures need tensorflow-text for in-graph tokenization: "
             "`pip install tensorflow-text` (same minor version as tensorflow), or export the "
-            "ids-only signature with tokenizer=None.") from e
+            f"ids-only signature: {IDS_ONLY}.") from e
     return tensorflow_text
 
 
@@ -212,7 +218,7 @@ class WordPieceSpec:
         if backend is None:
             raise UnsupportedModelError(
                 f"In-graph tokenization needs a fast (tokenizers-backed) tokenizer; got "
-                f"{type(tokenizer).__name__}. Export the ids signature only (tokenizer=None).")
+                f"{type(tokenizer).__name__}. Export the ids signature only: {IDS_ONLY}.")
         data = json.loads(backend.to_str())
         norm, pre, model = data.get("normalizer"), data.get("pre_tokenizer"), data.get("model")
         kinds = (norm or {}).get("type"), (pre or {}).get("type"), (model or {}).get("type")
@@ -221,8 +227,7 @@ class WordPieceSpec:
                 "In-graph string tokenization supports BERT-style WordPiece tokenizers "
                 "(BertNormalizer + BertPreTokenizer + WordPiece); this tokenizer has "
                 f"normalizer={kinds[0]}, pre_tokenizer={kinds[1]}, model={kinds[2]}. "
-                "Export the ids signature only: export_saved_model(..., tokenizer=None) or "
-                "`tfhf export ... --no-tokenizer`.")
+                f"Export the ids signature only: {IDS_ONLY}.")
         self.normalizer = norm
         self.vocab = model["vocab"]
         self.unk_token = model.get("unk_token", "[UNK]")
@@ -246,7 +251,7 @@ class WordPieceSpec:
                 raise UnsupportedModelError(
                     f"Added token {tok.get('content')!r} uses options (normalized / lstrip / "
                     "rstrip / single_word) the in-graph tokenizer does not implement; export "
-                    "the ids signature only (tokenizer=None).")
+                    f"the ids signature only: {IDS_ONLY}.")
             self.special[tok["content"]] = int(tok["id"])
         self.cls_id, self.sep_id = _template_ids(tokenizer, data.get("post_processor"))
         pad = getattr(tokenizer, "pad_token_id", None)
@@ -268,7 +273,8 @@ def _template_ids(tokenizer, post):
     if not ok:
         raise UnsupportedModelError(
             "In-graph tokenization supports the single-sequence template [CLS] text [SEP]; "
-            "this tokenizer's post-processor differs. Export the ids signature only.")
+            f"this tokenizer's post-processor differs. Export the ids signature only: "
+            f"{IDS_ONLY}.")
     return int(cls_id), int(sep_id)
 
 
