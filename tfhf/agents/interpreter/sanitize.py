@@ -1,0 +1,149 @@
+"""What crosses the boundary between the program and the host.
+
+* :func:`sanitize`: a tool's return value (or a caller's variable) as interpreter-safe data:
+  exact plain types, rebuilt containers, agent types, or an :class:`Opaque` handle.
+* :func:`unwrap_deep`: tool arguments with Opaque handles replaced by their objects.
+* :func:`is_plain_deep`: whether a caller's variable can be used as it is.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .budget import DEFAULT_LIMITS, Limits
+from .errors import Refusal
+from .values import SCALAR_TYPES, Opaque, agent_type_class, is_scalar
+
+
+def unwrap_deep(value, depth=0):
+    """Tool arguments: Opaque handles replaced by their objects, also inside containers."""
+    t = type(value)
+    if t is Opaque:
+        return value._value
+    if t not in (list, tuple, dict) or depth > 20:
+        return value
+    if t is dict:
+        if not any(type(v) is Opaque or type(v) in (list, tuple, dict) for v in value.values()):
+            return value
+        return {k: unwrap_deep(v, depth + 1) for k, v in value.items()}
+    if not any(type(v) is Opaque or type(v) in (list, tuple, dict) for v in value):
+        return value
+    items = [unwrap_deep(v, depth + 1) for v in value]
+    return items if t is list else tuple(items)
+
+
+def exact_agent_type(value):
+    """Agent types from a tool, as tfhf's own classes (a subclass could override methods)."""
+    from ..agent_types import AgentAudio, AgentImage, AgentText
+
+    if type(value) in (AgentText, AgentImage, AgentAudio):
+        return value
+    if isinstance(value, AgentText):
+        return AgentText(str.__str__(value))
+    if isinstance(value, AgentImage):
+        return AgentImage(value)  # copies the image's data into an exact AgentImage
+    if isinstance(value, AgentAudio):
+        return AgentAudio(value)
+    return Opaque(value)
+
+
+def sanitize(value, output_type=None, limits: Limits = DEFAULT_LIMITS):
+    """A tool's return value as interpreter-safe data.
+
+    Exact ``str``/``int``/``float``/``bool``/``None``/``bytes``; lists, tuples and dicts
+    rebuilt from sanitized items (dict keys must be plain and hashable); numpy scalars and
+    arrays as Python numbers/lists; agent types kept (raw images/audio wrapped in them when
+    the tool declares an ``output_type``); anything else wrapped in :class:`Opaque`.
+    """
+    from ..agent_types import AgentType, wrap_output
+
+    if output_type is not None and not isinstance(value, AgentType):
+        value = wrap_output(value, output_type)
+    budget = [limits.max_walk]
+    return sanitize_value(value, 0, budget, limits)
+
+
+def sanitize_value(value, depth, budget, limits):
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise Refusal("a tool returned a value too large to use (over "
+                       f"{limits.max_walk} items)", "tool output", "limit")
+    if depth > limits.max_value_depth:
+        raise Refusal("a tool returned a value nested too deeply", "tool output", "limit")
+    t = type(value)
+    if t in SCALAR_TYPES:
+        return value
+    AgentType = agent_type_class()
+    if isinstance(value, AgentType):
+        return exact_agent_type(value)
+    if isinstance(value, bool):  # pragma: no cover - bool cannot be subclassed
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__int__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, bytes):
+        return bytes(memoryview(value))
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(value, np.generic):
+            item = value.item()
+            return sanitize_value(item, depth, budget, limits) if type(item) in SCALAR_TYPES \
+                else Opaque(value)
+        if isinstance(value, np.ndarray):
+            if value.size <= limits.max_container_len and value.dtype.kind in "biufUS":
+                return sanitize_value(value.tolist(), depth, budget, limits)
+            return Opaque(value)
+    if isinstance(value, (list, tuple)):
+        items = [sanitize_value(x, depth + 1, budget, limits) for x in list(value)]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, dict):
+        out = {}
+        for k, v in list(value.items()):
+            k2 = sanitize_value(k, depth + 1, budget, limits)
+            if type(k2) not in SCALAR_TYPES and type(k2) is not tuple:
+                return Opaque(value)
+            out[k2] = sanitize_value(v, depth + 1, budget, limits)
+        return out
+    if isinstance(value, range):
+        return range(value.start, value.stop, value.step)
+    if isinstance(value, (set, frozenset)):
+        items = [sanitize_value(x, depth + 1, budget, limits) for x in list(value)]
+        if all(type(x) in SCALAR_TYPES for x in items):
+            return frozenset(items)
+        return items
+    if type(value) is Opaque:
+        return value
+    return Opaque(value)
+
+
+def is_plain_deep(value, limits) -> bool:
+    """Whether a value is already interpreter-safe (exact plain types all the way down)."""
+    if is_scalar(value) or type(value) is Opaque or isinstance(value, agent_type_class()):
+        return True
+    seen = set()
+    stack = [(value, 0)]
+    budget = limits.max_walk
+    while stack:
+        v, depth = stack.pop()
+        budget -= 1
+        t = type(v)
+        if budget < 0 or depth > limits.max_value_depth:
+            return False
+        if t in SCALAR_TYPES or t is Opaque or t is range or isinstance(v, agent_type_class()):
+            continue
+        if t not in (list, tuple, dict, frozenset):
+            return False
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if t is dict:
+            for k, x in v.items():
+                stack.append((k, depth + 1))
+                stack.append((x, depth + 1))
+        else:
+            stack.extend((x, depth + 1) for x in v)
+    return True
+
