@@ -21,7 +21,7 @@ import os
 
 from ..errors import InvalidInputError
 from .agent_types import AgentAudio, AgentText
-from .tools import PipelineTool, resolve_model_spec
+from .tools import PipelineTool
 
 __all__ = ["SpeechToTextTool"]
 
@@ -58,18 +58,7 @@ class SpeechToTextTool(PipelineTool):
         self.generate_kwargs = {"num_beams": 1, **(generate_kwargs or {})}
 
     def setup(self):
-        from ..pipelines import pipeline
-
-        model = self.model
-        if isinstance(model, (str, os.PathLike)):
-            model, _ = resolve_model_spec(model)
-        tokenizer = self.pre_processor if not isinstance(self.pre_processor,
-                                                         (str, os.PathLike)) else None
-        self.pipeline = pipeline("automatic-speech-recognition", model=model, tokenizer=tokenizer,
-                                 token=self.hub_kwargs.get("token"),
-                                 model_kwargs=dict(self.model_kwargs) or None,
-                                 device=self.device)
-        self.is_initialized = True
+        self.setup_pipeline("automatic-speech-recognition")
 
     def __call__(self, audio):
         if not self.is_initialized:

@@ -1,7 +1,9 @@
 """The curated tools: task name -> tool class, remote class and default checkpoint.
 
-One table. A task that is planned but not implemented yet (text-to-speech,
-image captioning) has ``available=False`` and a note; adding it later is one row and one class.
+One table. A task that is planned but not implemented yet (text-to-speech, image captioning)
+is a :func:`planned` row: no module or class, ``available=False`` and a note saying why;
+implementing it turns that row into a normal one. This module imports no tool module (each
+row's class loads on demand), so tools may import it without a cycle.
 The default checkpoints are the Hub repos transformers' original toolbox used; every tool also
 loads from a local folder (``load_tool(task, model_repo_id="/path")``), and ``text_qa`` /
 ``summarizer`` also run on a causal LM (a folder, a GGUF file or an offline asset such as
@@ -13,20 +15,30 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from ..errors import UnsupportedModelError
+
 
 @dataclass(frozen=True)
 class ToolSpec:
     task: str
-    module: str              # inside tfhf.agents
-    class_name: str
+    module: str | None       # inside tfhf.agents (None for a planned task)
+    class_name: str | None
     default_checkpoint: str | None
     remote_class: str | None = None
     available: bool = True
     note: str = ""
 
     def load_class(self, remote: bool = False):
+        if not self.available:
+            raise UnsupportedModelError(f"The tool for '{self.task}' is not available in tfhf "
+                                        f"yet: {self.note}")
         module = importlib.import_module(f"tfhf.agents.{self.module}")
         return getattr(module, self.remote_class if remote else self.class_name)
+
+
+def planned(task, default_checkpoint, note):
+    """A task tfhf plans to cover but has no tool for yet."""
+    return ToolSpec(task, None, None, default_checkpoint, available=False, note=note)
 
 
 TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
@@ -43,10 +55,10 @@ TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
              remote_class="RemoteTranslationTool"),
     ToolSpec("text-download", "text_tools", "TextDownloadTool", None),
     ToolSpec("speech-to-text", "audio_tools", "SpeechToTextTool", "openai/whisper-base"),
-    ToolSpec("text-to-speech", "text_tools", "", "microsoft/speecht5_tts", available=False,
-             note="tfhf has no text-to-speech model family yet."),
-    ToolSpec("image-captioning", "text_tools", "", "Salesforce/blip-image-captioning-base",
-             available=False, note="tfhf has no vision family yet."),
+    planned("text-to-speech", "microsoft/speecht5_tts",
+            "tfhf has no text-to-speech model family yet."),
+    planned("image-captioning", "Salesforce/blip-image-captioning-base",
+            "tfhf has no vision family yet."),
 ]}
 
 TASK_ALIASES = {
@@ -72,14 +84,12 @@ def canonical_task(name):
 
 def default_toolbox():
     """Fresh instances of every available curated tool (nothing is loaded until a call)."""
-    from .tools import PipelineTool
-
     tools = {}
     for task, spec in TOOL_REGISTRY.items():
         if not spec.available:
             continue
         cls = spec.load_class()
-        instance = cls() if not issubclass(cls, PipelineTool) else cls(None)
+        instance = cls()  # a PipelineTool without a model uses its default checkpoint
         instance._tfhf_origin = {"task": task, "model_repo_id": None, "remote": False}
         tools[instance.name] = instance
     return tools

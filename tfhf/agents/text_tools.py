@@ -41,18 +41,12 @@ import urllib.request
 
 from ..errors import ConfigError, InvalidInputError
 from .agent_types import AgentText
-from .tools import PipelineTool, RemoteTool, Tool, resolve_model_spec
+from .tools import PipelineTool, RemoteTool, Tool, resolve_model_spec, text_arg
 
 __all__ = ["TextClassificationTool", "ZeroShotClassificationTool", "TextQuestionAnsweringTool",
            "TextSummarizationTool", "TextDownloadTool", "RemoteTextClassificationTool",
            "RemoteZeroShotClassificationTool", "RemoteTextQuestionAnsweringTool",
            "RemoteTextSummarizationTool", "QA_PROMPT", "entailment_id", "generate_text"]
-
-
-def _text_arg(value, name):
-    if not isinstance(value, str):
-        raise InvalidInputError(f"'{name}' must be a text (str), got {type(value).__name__}.")
-    return str(value)
 
 
 # ---------------------------------------------------------------- text classification
@@ -68,22 +62,12 @@ class TextClassificationTool(PipelineTool):
     default_checkpoint = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 
     def setup(self):
-        from ..pipelines import pipeline
-
-        model = self.model
-        if isinstance(model, str):
-            model, _ = resolve_model_spec(model)
-        tokenizer = self.pre_processor if not isinstance(self.pre_processor, str) else None
-        self.pipeline = pipeline("text-classification", model=model, tokenizer=tokenizer,
-                                 token=self.hub_kwargs.get("token"),
-                                 model_kwargs=dict(self.model_kwargs) or None,
-                                 device=self.device)
-        self.is_initialized = True
+        self.setup_pipeline("text-classification")
 
     def __call__(self, text):
         if not self.is_initialized:
             self.setup()
-        result = self.pipeline(_text_arg(text, "text"), truncation=True)
+        result = self.pipeline(text_arg(text, "text"), truncation=True)
         if isinstance(result, list):
             result = result[0]
         return AgentText(result["label"])
@@ -97,7 +81,7 @@ class RemoteTextClassificationTool(RemoteTool):
     default_checkpoint = TextClassificationTool.default_checkpoint
 
     def prepare_inputs(self, text):
-        return {"inputs": _text_arg(text, "text")}
+        return {"inputs": text_arg(text, "text")}
 
     def extract_outputs(self, outputs):
         if isinstance(outputs, list) and outputs and all(isinstance(o, dict) for o in outputs):
@@ -140,7 +124,7 @@ class ZeroShotClassificationTool(PipelineTool):
         self.entailment_id = entailment_id(self.model.config)
 
     def encode(self, text, labels):
-        text = _text_arg(text, "text")
+        text = text_arg(text, "text")
         if isinstance(labels, str):
             labels = [x.strip() for x in labels.split(",") if x.strip()]
         if not isinstance(labels, (list, tuple)) or not labels or \
@@ -172,7 +156,7 @@ class RemoteZeroShotClassificationTool(RemoteTool):
     default_checkpoint = "facebook/bart-large-mnli"
 
     def prepare_inputs(self, text, labels):
-        return {"inputs": _text_arg(text, "text"),
+        return {"inputs": text_arg(text, "text"),
                 "parameters": {"candidate_labels": list(labels)}}
 
     def extract_outputs(self, outputs):
@@ -399,7 +383,7 @@ class TextQuestionAnsweringTool(_TextGenerationTool):
                        "\n\nText:\n{text}\n\nQuestion: {question}")
 
     def encode(self, text, question):
-        text, question = _text_arg(text, "text"), _text_arg(question, "question")
+        text, question = text_arg(text, "text"), text_arg(question, "question")
         template = self.seq2seq_prompt_template if self.is_seq2seq else self.prompt_template
         reserve = 96 + len(question)  # room for the template and the question
         return template.format(text=self._fit(text, reserve), question=question)
@@ -416,7 +400,7 @@ class TextSummarizationTool(_TextGenerationTool):
     prompt_template = "Summarize the following text in two or three sentences.\n\n{text}"
 
     def encode(self, text):
-        text = _text_arg(text, "text")
+        text = text_arg(text, "text")
         if self.is_seq2seq:
             return text  # cut to the model's input length when tokenized
         return self.prompt_template.format(text=self._fit(text))
@@ -430,8 +414,8 @@ class RemoteTextQuestionAnsweringTool(RemoteTool):
     default_checkpoint = "distilbert/distilbert-base-cased-distilled-squad"
 
     def prepare_inputs(self, text, question):
-        return {"inputs": {"question": _text_arg(question, "question"),
-                           "context": _text_arg(text, "text")}}
+        return {"inputs": {"question": text_arg(question, "question"),
+                           "context": text_arg(text, "text")}}
 
     def extract_outputs(self, outputs):
         if isinstance(outputs, dict) and isinstance(outputs.get("answer"), str):
@@ -450,7 +434,7 @@ class RemoteTextSummarizationTool(RemoteTool):
     default_checkpoint = "sshleifer/distilbart-cnn-12-6"
 
     def prepare_inputs(self, text):
-        return {"inputs": _text_arg(text, "text")}
+        return {"inputs": text_arg(text, "text")}
 
     def extract_outputs(self, outputs):
         if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict) and \
@@ -579,7 +563,7 @@ class TextDownloadTool(Tool):
     def forward(self, url):
         from ._http import request
 
-        url = _text_arg(url, "url").strip()
+        url = text_arg(url, "url").strip()
         self._check_url(url)
         status, headers, body = request(
             url, None, method="GET", timeout=self.timeout, max_retries=1, backoff=0.5,

@@ -15,15 +15,9 @@ import numpy as np
 from ..errors import InvalidInputError
 from .agent_types import AgentText
 from .languages import LANGUAGE_CODES, language_code
-from .tools import PipelineTool, RemoteTool
+from .tools import PipelineTool, RemoteTool, text_arg
 
 __all__ = ["TranslationTool", "RemoteTranslationTool", "LANGUAGE_CODES"]
-
-
-def _text(value, name):
-    if not isinstance(value, str):
-        raise InvalidInputError(f"'{name}' must be a text (str), got {type(value).__name__}.")
-    return str(value)
 
 
 class TranslationTool(PipelineTool):
@@ -64,7 +58,7 @@ class TranslationTool(PipelineTool):
         from ..pipelines.text2text_generation import check_language_code
         from .text_tools import _input_limit
 
-        text = _text(text, "text")
+        text = text_arg(text, "text")
         names = None if self.lang_to_code is LANGUAGE_CODES else self.lang_to_code
         src = language_code(src_lang, "src_lang", names)
         tgt = language_code(tgt_lang, "tgt_lang", names)
@@ -100,7 +94,7 @@ class RemoteTranslationTool(RemoteTool):
     default_checkpoint = TranslationTool.default_checkpoint
 
     def prepare_inputs(self, text, src_lang, tgt_lang):
-        return {"inputs": _text(text, "text"),
+        return {"inputs": text_arg(text, "text"),
                 "parameters": {"src_lang": language_code(src_lang, "src_lang"),
                                "tgt_lang": language_code(tgt_lang, "tgt_lang")}}
 
