@@ -62,7 +62,14 @@ def main(argv=None):
     p.add_argument("--load-repeats", type=int, default=3, help="from_pretrained repeats")
     p.add_argument("--no-torch-compile", action="store_true")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG chart of the results here "
+                   "(needs matplotlib; see scripts/plot_benchmarks.py)")
     args = p.parse_args(argv)
+    if args.plot:  # fails now, not after the run, when matplotlib is missing
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _plots
+
+        _plots.require_matplotlib()
 
     import numpy as np
 
@@ -189,6 +196,8 @@ def main(argv=None):
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=2)
         print(f"wrote {args.json}")
+    if args.plot:
+        print(f"wrote {_plots.save_chart(results, args.plot)}")
     return 0
 
 

@@ -425,7 +425,14 @@ def main(argv=None):
     p.add_argument("--agreement", action="store_true",
                    help="instead of timing: bf16 vs float32 greedy tokens over 20 prompts")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG chart of the results here "
+                   "(needs matplotlib; see scripts/plot_benchmarks.py)")
     args = p.parse_args(argv)
+    if args.plot:  # fails now, not after the run, when matplotlib is missing
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _plots
+
+        _plots.require_matplotlib()
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     args.batch = [int(b) for b in args.batch.split(",")]
     args.dtype = [d.strip() for d in args.dtype.split(",")]
@@ -481,6 +488,8 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
+    if args.plot and "runs" in result:  # --agreement has no chart
+        print(f"wrote {_plots.save_chart(result, args.plot)}")
     return result
 
 

@@ -186,7 +186,14 @@ def main(argv=None):
     p.add_argument("--skip-whisper", action="store_true")
     p.add_argument("--skip-generate", action="store_true")
     p.add_argument("--json", default=None)
+    p.add_argument("--plot", metavar="PATH", help="write a PNG chart of the results here "
+                   "(needs matplotlib; see scripts/plot_benchmarks.py)")
     args = p.parse_args(argv)
+    if args.plot:  # fails now, not after the run, when matplotlib is missing
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _plots
+
+        _plots.require_matplotlib()
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
@@ -238,6 +245,8 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(info, f, indent=1)
+    if args.plot:
+        print(f"wrote {_plots.save_chart(info, args.plot)}")
     print(f"\nload average start {info['load_average_start']}, end {info['load_average_end']}")
     return 0
 

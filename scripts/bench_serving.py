@@ -196,10 +196,17 @@ def main(argv=None):
                    help="batch-32 requests per backend per round")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG chart of the results here "
+                   "(needs matplotlib; see scripts/plot_benchmarks.py)")
     p.add_argument("--keep", help="keep the checkpoint and SavedModel in this folder")
     args = p.parse_args(argv)
     if args.worker:
         return _worker(args.worker, args.path, args.worker_threads)
+    if args.plot:  # fails now, not after the run, when matplotlib is missing
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _plots
+
+        _plots.require_matplotlib()
 
     import tfhf
     from tfhf import assets
@@ -276,6 +283,8 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
+    if args.plot:
+        print(f"wrote {_plots.save_chart(result, args.plot)}")
     return 0
 
 

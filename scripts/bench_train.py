@@ -141,7 +141,14 @@ def main(argv=None):
                         "jobs, 1 avoids OpenMP spin-waiting that slows PyTorch several-fold")
     p.add_argument("--note", default="", help="free text stored in the JSON (e.g. load)")
     p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--plot", metavar="PATH", help="write a PNG chart of the results here "
+                   "(needs matplotlib; see scripts/plot_benchmarks.py)")
     args = p.parse_args(argv)
+    if args.plot:  # fails now, not after the run, when matplotlib is missing
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import _plots
+
+        _plots.require_matplotlib()
 
     from tfhf import AutoTokenizer, assets
 
@@ -252,6 +259,9 @@ def main(argv=None):
         with open(args.json, "w") as fh:
             json.dump({"info": info, "results": results}, fh, indent=1)
         print(f"\nwrote {args.json}")
+    if args.plot:
+        chart = _plots.save_chart({"info": info, "results": results}, args.plot)
+        print(f"wrote {chart}")
 
 
 if __name__ == "__main__":
