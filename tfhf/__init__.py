@@ -37,6 +37,7 @@ _LAZY = {
     "pipeline": "tfhf.pipelines",
     "KerasMetricCallback": "tfhf.keras_callbacks",
     "PushToHubCallback": "tfhf.keras_callbacks",
+    "TrainingPlot": "tfhf.training.plots",
     # generation
     "GenerationConfig": "transformers",
     "set_seed": "tfhf.generation",
