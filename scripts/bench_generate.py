@@ -144,7 +144,7 @@ def bytes_per_step(config, batch, total_len, dtype_bytes):
 def load_weights(path):
     import numpy as np
 
-    from tfhf.hub.gguf import load_gguf
+    from tfhf.models.gguf import load_gguf
 
     config, state = load_gguf(path)
     with state:

@@ -4,7 +4,7 @@ against PyTorch transformers on the same dequantized weights.
 tfhf loads the file itself (``TFAutoModelForCausalLM.from_pretrained(folder,
 gguf_file=...)``, tokenizer from the GGUF metadata). The reference is PyTorch transformers'
 ``LlamaForCausalLM`` / ``Qwen2ForCausalLM`` built from the config tfhf derives from the file,
-with the state dict of ``tfhf.hub.gguf.load_gguf`` (transformers reads GGUF weights only
+with the state dict of ``tfhf.models.gguf.load_gguf`` (transformers reads GGUF weights only
 through its own PyTorch loader, which needs accelerate). Both run float32.
 
 Five prompts (three through the chat template, two plain completions) are generated greedily,
@@ -31,7 +31,7 @@ transformers = pytest.importorskip("transformers")
 
 import tfhf  # noqa: E402
 from tfhf import assets  # noqa: E402
-from tfhf.hub.gguf import load_gguf  # noqa: E402
+from tfhf.models.gguf import load_gguf  # noqa: E402
 
 pytestmark = pytest.mark.real_weights
 

@@ -18,13 +18,9 @@ from gguf import GGUFWriter, MODEL_ARCH, get_tensor_name_map  # noqa: E402
 from gguf.quants import quantize  # noqa: E402
 
 from tfhf.errors import CheckpointError, UnsupportedModelError  # noqa: E402
-from tfhf.hub.gguf import (  # noqa: E402
-    GGUFFile,
-    dequantize,
-    gguf_to_hf_name,
-    load_gguf,
-    unpermute_rotary_rows,
-)
+from tfhf.hub.gguf import GGUFFile, dequantize  # noqa: E402
+from tfhf.models.gguf import gguf_to_hf_name, load_gguf  # noqa: E402
+from tfhf.models.llama.gguf import unpermute_rotary_rows  # noqa: E402
 
 # ----------------------------------------------------------------------------- references
 # Scalar ports of ggml-quants.c's dequantize_row_* (one block at a time, float32 math), as an
@@ -579,7 +575,7 @@ def test_torch_is_not_needed(tmp_path, rng):
     script = textwrap.dedent(f"""
         import sys
         sys.modules["torch"] = None  # import torch -> ImportError
-        from tfhf.hub.gguf import load_gguf
+        from tfhf.models.gguf import load_gguf
         from tfhf.hub.gguf_tokenizer import tokenizer_from_gguf
         config, state = load_gguf({path!r})
         with state:

@@ -397,8 +397,8 @@ def test_bfloat16_compute(cases, name, policy):
 # ---------------------------------------------------------------------------- GGUF hook
 def test_gguf_file_goes_through_load_gguf(cases, tmp_path, monkeypatch):
     """``from_pretrained(folder, gguf_file=...)`` resolves the file and loads
-    ``tfhf.hub.gguf.load_gguf``'s (config, state); the family classes and the auto class."""
-    gguf = pytest.importorskip("tfhf.hub.gguf")
+    ``tfhf.models.gguf.load_gguf``'s (config, state); the family classes and the auto class."""
+    gguf = pytest.importorskip("tfhf.models.gguf")
     from tfhf.hub.state import DictState
 
     c = cases("llama")

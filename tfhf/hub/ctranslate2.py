@@ -21,13 +21,12 @@ with a per-row ``<name>_scale``, ``int16`` with a scalar one) are dequantized by
 
 from __future__ import annotations
 
-import mmap
-import os
 import struct
 
 import numpy as np
 
 from ..errors import CheckpointError
+from .mapped import MappedFile
 
 SUPPORTED_VERSIONS = (4, 5, 6)
 MAX_RANK = 8
@@ -60,28 +59,12 @@ class CT2Variable:
         return DTYPE_NAMES[self.code]
 
 
-class CT2Model:
+class CT2Model(MappedFile):
     """A parsed ``model.bin``: ``spec``, ``revision``, ``version``, ``names()``, ``shape()``,
     ``raw(name)`` (stored dtype, bfloat16 as float32), ``float_array(name)`` (dequantized
     float32 or float16 as stored) and ``scalar(name)``. Aliases resolve to their target."""
 
-    def __init__(self, path: str):
-        self.path = path
-        try:
-            self._fh = open(path, "rb")
-        except OSError as e:
-            raise CheckpointError(f"Cannot read CTranslate2 model '{path}': {e}") from None
-        try:
-            size = os.fstat(self._fh.fileno()).st_size
-            if size == 0:
-                raise self._bad("the file is empty")
-            self._map = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
-            self._size = size
-            self._pos = 0
-            self._parse()
-        except BaseException:
-            self.close()
-            raise
+    kind = "CTranslate2 model"
 
     # ------------------------------------------------------------------ parsing
     def _bad(self, what):
@@ -89,20 +72,20 @@ class CT2Model:
                                f"CTranslate2 model.bin: {what}. Re-download or re-convert it.")
 
     def _take(self, n, what):
-        if n < 0 or self._pos + n > self._size:
+        if n < 0 or self._pos + n > self.size:
             raise self._bad(f"{what} needs {n} bytes at offset {self._pos} but the file has "
-                            f"{self._size} bytes (truncated?)")
+                            f"{self.size} bytes (truncated?)")
         start = self._pos
         self._pos += n
         return start
 
-    def _u(self, fmt, what):
+    def _unpack(self, fmt, what):
         n = struct.calcsize("<" + fmt)
         start = self._take(n, what)
         return struct.unpack_from("<" + fmt, self._map, start)[0]
 
     def _string(self, what):
-        n = self._u("H", f"the length of {what}")
+        n = self._unpack("H", f"the length of {what}")
         if n == 0 or n > MAX_NAME:
             raise self._bad(f"{what} has length {n}")
         start = self._take(n, what)
@@ -115,33 +98,36 @@ class CT2Model:
             raise self._bad(f"{what} is not UTF-8 text") from None
 
     def _parse(self):
-        self.version = self._u("I", "the binary version")
+        if self.size == 0:
+            raise self._bad("the file is empty")
+        self._pos = 0
+        self.version = self._unpack("I", "the binary version")
         if self.version not in SUPPORTED_VERSIONS:
             raise CheckpointError(
                 f"CTranslate2 model '{self.path}' has binary version {self.version}; tfhf reads "
                 f"versions {SUPPORTED_VERSIONS[0]} to {SUPPORTED_VERSIONS[-1]} (CTranslate2 3.x "
                 "and 4.x). Convert the model with a matching ctranslate2 release.")
         self.spec = self._string("the spec name")
-        self.revision = self._u("I", "the spec revision")
-        count = self._u("I", "the variable count")
+        self.revision = self._unpack("I", "the spec revision")
+        count = self._unpack("I", "the variable count")
         # the smallest record: 3-byte name, rank, dtype, byte count
-        if count > (self._size - self._pos) // 9:
-            raise self._bad(f"it declares {count} variables, more than {self._size} bytes "
+        if count > (self.size - self._pos) // 9:
+            raise self._bad(f"it declares {count} variables, more than {self.size} bytes "
                             "can hold")
         self._vars: dict[str, CT2Variable] = {}
         for i in range(count):
             name = self._string(f"the name of variable {i}")
-            rank = self._u("B", f"the rank of '{name}'")
+            rank = self._unpack("B", f"the rank of '{name}'")
             if rank > MAX_RANK:
                 raise self._bad(f"variable '{name}' has rank {rank}")
-            dims = [self._u("I", f"a dimension of '{name}'") for _ in range(rank)]
-            code = self._u("B", f"the dtype of '{name}'")
+            dims = [self._unpack("I", f"a dimension of '{name}'") for _ in range(rank)]
+            code = self._unpack("B", f"the dtype of '{name}'")
             if code not in DTYPES:
                 raise CheckpointError(
                     f"CTranslate2 model '{self.path}': variable '{name}' has dtype code {code}, "
                     f"not one tfhf knows ({', '.join(f'{k}={v}' for k, v in DTYPE_NAMES.items())}"
                     "). The file is corrupt or from a newer CTranslate2.")
-            nbytes = self._u("I", f"the byte count of '{name}'")
+            nbytes = self._unpack("I", f"the byte count of '{name}'")
             expected = _itemsize(DTYPES[code])
             for d in dims:
                 expected *= d
@@ -154,8 +140,8 @@ class CT2Model:
                 raise self._bad(f"variable '{name}' appears twice")
             self._vars[name] = CT2Variable(name, tuple(dims), code, offset, nbytes)
         self.aliases: dict[str, str] = {}
-        n_alias = self._u("I", "the alias count")
-        if n_alias > (self._size - self._pos) // 6:
+        n_alias = self._unpack("I", "the alias count")
+        if n_alias > (self.size - self._pos) // 6:
             raise self._bad(f"it declares {n_alias} aliases, more than the rest of the file "
                             "can hold")
         for i in range(n_alias):
@@ -164,8 +150,8 @@ class CT2Model:
             if target not in self._vars:
                 raise self._bad(f"alias '{alias}' points to '{target}', which is not a variable")
             self.aliases[alias] = target
-        if self._pos != self._size:
-            raise self._bad(f"{self._size - self._pos} unexpected bytes after the aliases")
+        if self._pos != self.size:
+            raise self._bad(f"{self.size - self._pos} unexpected bytes after the aliases")
 
     # ------------------------------------------------------------------ access
     def names(self):
@@ -186,6 +172,7 @@ class CT2Model:
     def raw(self, name) -> np.ndarray:
         """The stored values (a read-only view; bfloat16 is widened to float32)."""
         v = self.variable(name)
+        self._require_open()
         dtype = DTYPES[v.code]
         if dtype == _BF16:
             arr = np.frombuffer(self._map, np.dtype("<u2"), v.nbytes // 2, v.offset)
@@ -224,23 +211,6 @@ class CT2Model:
         if not np.all(np.isfinite(scale)) or np.any(scale == 0):
             raise self._bad(f"'{scale_name}' holds zero or non-finite scales")
         return arr.astype(np.float32) / scale
-
-    def close(self):
-        m, fh = getattr(self, "_map", None), getattr(self, "_fh", None)
-        self._map = self._fh = None
-        if m is not None:
-            try:
-                m.close()
-            except BufferError:  # views still alive; the map closes when they go
-                pass
-        if fh is not None:
-            fh.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def read_spec_name(path: str):

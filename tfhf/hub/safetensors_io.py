@@ -17,7 +17,6 @@ checkpoint, and the files of an earlier save stay as they were.
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import struct
 import tempfile
@@ -25,6 +24,7 @@ import tempfile
 import numpy as np
 
 from ..errors import CheckpointError, InvalidInputError
+from .mapped import MappedFile
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 MAX_RANK = 64  # numpy's limit on dimensions
@@ -60,32 +60,21 @@ def _short(value, limit=80):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class SafetensorsFile:
+class SafetensorsFile(MappedFile):
     """A validated safetensors file. ``keys()``, ``get(name)`` (numpy), ``metadata``."""
 
-    def __init__(self, path: str):
-        self.path = path
-        try:
-            self._fh = open(path, "rb")
-        except OSError as e:
-            raise CheckpointError(f"Cannot open weights file '{path}': {e}") from None
-        try:
-            self._parse()
-        except BaseException:
-            self.close()
-            raise
+    kind = "weights file"
 
     def _parse(self):
-        path = self.path
-        size = os.fstat(self._fh.fileno()).st_size
+        path, size = self.path, self.size
         if size < 8:
             raise _bad(path, f"it is {size} bytes long, shorter than the 8-byte header length")
-        (n,) = struct.unpack("<Q", self._fh.read(8))
+        (n,) = struct.unpack("<Q", self._handle.read(8))
         if n > size - 8:
             raise _bad(path, f"the header claims {n} bytes but only {size - 8} follow")
         if n > MAX_HEADER_BYTES:
             raise _bad(path, f"the header is {n} bytes, over the {MAX_HEADER_BYTES}-byte limit")
-        raw = self._fh.read(n)
+        raw = self._handle.read(n)
         if len(raw) != n:
             raise _bad(path, f"the header claims {n} bytes but only {len(raw)} could be read")
         try:
@@ -153,9 +142,6 @@ class SafetensorsFile:
                 raise _bad(path, f"tensors {_short(k1)} and {_short(k2)} overlap in the data "
                                  "section")
         self._entries = entries
-        self._mm = None
-        if data_len > 0:
-            self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
 
     def keys(self):
         return list(self._entries)
@@ -168,26 +154,12 @@ class SafetensorsFile:
 
     def get(self, name) -> np.ndarray:
         dtype, shape, begin, end = self._entries[name]
+        self._require_open()
         if end == begin:
             return np.zeros(shape, dtype)
         start = self._data_start + begin
-        return np.frombuffer(self._mm, dtype=dtype, count=(end - begin) // dtype.itemsize,
+        return np.frombuffer(self._map, dtype=dtype, count=(end - begin) // dtype.itemsize,
                              offset=start).reshape(shape)
-
-    def close(self):
-        mm, self._mm = getattr(self, "_mm", None), None
-        if mm is not None:
-            try:
-                mm.close()
-            except BufferError:  # arrays still view the map; it closes when they are freed
-                pass
-        self._fh.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def load_file(path: str) -> dict[str, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import InvalidInputError
 from ..hub.resolve import ModelSource, split_gguf_path
 from .base import _check_path_like, load_config
-from .registry import model_class_for
+from .registry import folder_config, model_class_for
 
 
 class _TFAutoClass:
@@ -31,10 +31,7 @@ class _TFAutoClass:
         load_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
         source = ModelSource(path, **{k: kwargs[k] for k in load_keys if k in kwargs})
         if config is None and not kwargs.get("gguf_file") and os.path.isdir(path):
-            from .whisper.ct2 import inferred_configs, is_ct2_folder
-
-            if is_ct2_folder(path):  # a CTranslate2 (faster-whisper) Whisper folder
-                config, _ = inferred_configs(path)
+            config = folder_config(path)  # a folder in another library's format, or None
         if config is None:
             config, _ = load_config(source, gguf_file=kwargs.get("gguf_file"))
         elif isinstance(config, str):

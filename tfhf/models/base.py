@@ -26,7 +26,7 @@ def load_config(source: ModelSource, config=None, gguf_file=None, **config_kwarg
     from transformers import AutoConfig, PretrainedConfig
 
     if config is None and gguf_file is not None:
-        from ..hub.gguf import load_gguf
+        from .gguf import load_gguf
 
         config, state = load_gguf(gguf_path(source, gguf_file))
         state.close()
@@ -227,7 +227,7 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
     def _open_checkpoint(cls, source, use_safetensors=None, gguf_file=None):
         """The weights as a lazy HF-name -> numpy state (``keys``/``get``/``close``)."""
         if gguf_file is not None:
-            from ..hub.gguf import load_gguf
+            from .gguf import load_gguf
 
             return load_gguf(gguf_path(source, gguf_file))[1]
         from ..hub.state import open_state

@@ -1,4 +1,12 @@
-"""model_type -> {task -> "module:Class"}: the one table the auto classes read."""
+"""The tables that tie files to families: the auto classes, GGUF files and foreign folders read
+them, so adding a family touches its folder and this file only.
+
+* ``MODELS``: model_type -> {task -> "module:Class"};
+* ``GGUF``: a GGUF file's ``general.architecture`` -> the family module that maps its config
+  and weight names (see :mod:`tfhf.models.gguf`);
+* ``FOLDER_FORMATS``: modules that recognize a local folder in another library's format and
+  infer its config (``folder_config(path)``: a transformers config, or ``None``).
+"""
 
 from __future__ import annotations
 
@@ -71,6 +79,16 @@ MODELS = {
     },
 }
 
+GGUF = {
+    "llama": "llama.gguf",
+    "qwen2": "qwen2.gguf",
+    "gemma3": "gemma3.gguf",
+}
+
+FOLDER_FORMATS = (
+    "whisper.ct2",  # CTranslate2 (faster-whisper) Whisper folders
+)
+
 
 def supported_model_types():
     return sorted(MODELS)
@@ -78,7 +96,7 @@ def supported_model_types():
 
 def load_class(ref: str):
     module, name = ref.split(":")
-    return getattr(importlib.import_module(f"tfhf.models.{module}"), name)
+    return getattr(_module(module), name)
 
 
 def model_class_for(model_type: str, task: str):
@@ -102,3 +120,28 @@ def all_class_refs():
         for ref in family.values():
             out[ref.split(":")[1]] = ref
     return out
+
+
+def _module(ref: str):
+    return importlib.import_module(f"tfhf.models.{ref}")
+
+
+def gguf_family(architecture: str, path=None):
+    """The module mapping GGUF files of ``architecture`` (``config_kwargs``, ``BLOCK_NAMES``,
+    ``MODEL_TYPE``, optional ``transform``)."""
+    ref = GGUF.get(architecture)
+    if ref is None:
+        where = f"'{path}' holds" if path is not None else "This is"
+        raise UnsupportedModelError(
+            f"{where} a GGUF model of architecture '{architecture}'; tfhf reads GGUF files of "
+            f"architecture {', '.join(GGUF)}.")
+    return _module(ref)
+
+
+def folder_config(path: str):
+    """The config of a local folder in a format one of ``FOLDER_FORMATS`` reads, else None."""
+    for ref in FOLDER_FORMATS:
+        config = _module(ref).folder_config(path)
+        if config is not None:
+            return config
+    return None

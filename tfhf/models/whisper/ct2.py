@@ -440,3 +440,9 @@ def inferred_configs(folder):
     with _open_whisper(folder) as model:
         config, gen, _ = infer_config(model, folder)
     return config, gen
+
+
+def folder_config(path: str):
+    """The registry's folder hook: the inferred ``WhisperConfig`` of a CTranslate2 Whisper
+    folder, ``None`` for any other folder."""
+    return inferred_configs(path)[0] if is_ct2_folder(path) else None
