@@ -55,7 +55,7 @@ def _ggml_types():
 
 # ggml types tfhf turns into float32. The plain ones are numpy views; the block-quantized
 # ones go through gguf.quants.dequantize (checked against independent references in
-# tests/hub/test_gguf.py for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and more).
+# tests/hub/test_gguf_dequantize.py for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and more).
 PLAIN = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I8": "i1", "I16": "<i2", "I32": "<i4",
          "I64": "<i8"}
 QUANTIZED = ("BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
