@@ -45,7 +45,7 @@ LR, WEIGHT_DECAY = 5e-5, 0.01
 def load_data(tokenizer, n, seq):
     import datasets
 
-    from tfhf.quickstart import DATA
+    from tfhf.apps.quickstart import DATA
 
     ds = datasets.load_dataset("csv", data_files=DATA, split="train").select(range(n))
     return ds.map(lambda b: tokenizer(b["text"], padding="max_length", truncation=True,

@@ -215,24 +215,42 @@ def test_concat_asset_with_a_missing_part_names_it(fake_concat):
 
 
 # ------------------------------------------------------------------ other subcommands
-def test_quickstart_placeholder_until_the_main_job_lands(capsys, monkeypatch):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "tfhf.quickstart" else real(name, *a))
-    rc, out, err = run_cli(capsys, "quickstart")
-    assert rc == 2 and out == ""
-    assert "not available yet" in err and "classification" in err
+def test_quickstart_help_describes_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["quickstart", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    blocks, opts = {}, out[out.index("options:"):].splitlines()[1:]
+    for line in opts:  # one block per option: its line and the wrapped help lines
+        if line.startswith("  -"):
+            key = line.split()[0].rstrip(",")
+            blocks[key] = line
+        else:
+            blocks[key] += ("" if blocks[key].endswith("-") else " ") + line.strip()
+    for option, default in [("--epochs", "1"), ("--batch-size", "32"), ("--seed", "42"),
+                            ("--output", "tfhf-quickstart-model"), ("--learning-rate", "0.0001"),
+                            ("--max-train-samples", "None")]:
+        block = " ".join(blocks[option].split())
+        assert f"(default: {default})" in block, block
+        assert len(block.split(")")[0].split()) > 4, block  # a description, not only a default
+    assert "--overwrite" in out and "--mixed-precision" in out
+    assert "movie-review" in out and "minilm" in out
 
 
-def test_quickstart_calls_the_main_job_when_present(capsys, monkeypatch):
+def test_quickstart_default_output_is_git_ignored():
+    from tfhf.apps.quickstart import DEFAULT_OUTPUT
+
+    root = os.path.dirname(os.path.dirname(__file__))
+    with open(os.path.join(root, ".gitignore")) as fh:
+        ignored = [line.strip() for line in fh]
+    assert f"/{DEFAULT_OUTPUT}/" in ignored
+
+
+def test_quickstart_calls_the_main_job(capsys, monkeypatch):
+    from tfhf.apps import quickstart
+
     seen = []
-    mod = types.ModuleType("tfhf.quickstart")
-    mod.main = lambda argv: seen.append(argv) or 0
-    mod.__spec__ = importlib.machinery.ModuleSpec("tfhf.quickstart", None)
-    monkeypatch.setitem(sys.modules, "tfhf.quickstart", mod)
-    import tfhf
-
-    monkeypatch.setattr(tfhf, "quickstart", mod, raising=False)
+    monkeypatch.setattr(quickstart, "main", lambda argv: seen.append(argv) or 0)
     rc, _, _ = run_cli(capsys, "quickstart", "--epochs", "1")
     assert rc == 0 and seen == [["--epochs", "1"]]
 

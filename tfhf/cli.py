@@ -20,12 +20,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-QUICKSTART_NOT_YET = (
-    "tfhf quickstart is not available yet: the classification main job (fine-tune MiniLM on a "
-    "sentiment data set, evaluate, export a SavedModel) arrives with the classification issue. "
-    "Meanwhile the test command in README.md exercises the package.")
-
-
 def _parser():
     p = argparse.ArgumentParser(prog="tfhf", description="TensorFlow/Keras-native Transformers.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -81,23 +75,9 @@ def _assets(args, parser) -> int:
 
 
 def _quickstart(argv) -> int:
-    from importlib.util import find_spec
+    from .apps import quickstart
 
-    if find_spec("tfhf.quickstart") is None:
-        print(QUICKSTART_NOT_YET, file=sys.stderr)
-        return 2
-    from . import quickstart
-
-    # Contract: ``tfhf.quickstart.main(argv) -> int | None`` parses its own options.
-    # A module with only ``run(**options)`` is called with its defaults.
-    if hasattr(quickstart, "main"):
-        rc = quickstart.main(list(argv))
-        return rc if isinstance(rc, int) else 0
-    if argv:
-        print(f"tfhf quickstart takes no options yet (got {' '.join(argv)}).", file=sys.stderr)
-        return 2
-    quickstart.run()
-    return 0
+    return quickstart.main(list(argv)) or 0
 
 
 def _env() -> int:
@@ -157,7 +137,7 @@ def main(argv=None) -> int:
         if args.command == "quickstart":
             return _quickstart(argv[1:])
         if args.command == "train":
-            from .training.text_classification import main as train_main
+            from .apps.train import main as train_main
 
             return train_main(argv[1:]) or 0
         if args.command == "agent":

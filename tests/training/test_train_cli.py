@@ -58,7 +58,9 @@ def test_train_writes_a_reloadable_classifier(tiny_bert, tmp_path, capsys, ext):
     rc, stdout, err = run_cli(train_args(tiny_bert, train, out, "--validation-file", valid),
                               capsys)
     assert rc == 0, err
-    assert err == ""  # --quiet: no progress bars
+    # --quiet: no progress bars; only warnings (48 rows are too few steps to learn)
+    assert all(line.startswith("tfhf: warning: ") for line in err.splitlines()), err
+    assert "training steps" in err
     assert "validation accuracy" in stdout and str(out) in stdout
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(os.listdir(out))
     assert leftovers(tmp_path) == []
@@ -66,7 +68,7 @@ def test_train_writes_a_reloadable_classifier(tiny_bert, tmp_path, capsys, ext):
     assert config["id2label"] == {"0": "neg", "1": "pos"}
     assert config["label2id"] == {"neg": 0, "pos": 1}
     # it reloads as a classifier (tfhf and PyTorch transformers) and predicts a known label
-    from tfhf.training.text_classification import classify
+    from tfhf.apps.train import classify
 
     preds = classify(str(out), ["a superb film", "an awful film"])
     assert [set(p) for p in preds] == [{"label", "score"}] * 2
@@ -205,7 +207,7 @@ def test_non_empty_output_needs_overwrite(tiny_bert, csv_file, tmp_path, capsys)
 
 
 def test_errors_are_tfhf_errors_from_python(tiny_bert, csv_file, tmp_path):
-    from tfhf.training.text_classification import train_text_classifier
+    from tfhf.apps.train import train_text_classifier
 
     with pytest.raises(TfhfError, match="no column"):
         train_text_classifier(tiny_bert, csv_file, str(tmp_path / "o"), text_column="nope")
@@ -221,7 +223,7 @@ def test_interrupted_run_leaves_nothing_half_written(tiny_bert, csv_file, tmp_pa
     folder, an existing output (with --overwrite) untouched, the dtype policy restored."""
     from tfhf._keras import keras
     from tfhf.models.base import TFPreTrainedModel
-    from tfhf.training.text_classification import train_text_classifier
+    from tfhf.apps.train import train_text_classifier
 
     if where == "fit":
         def fit(self, *args, **kwargs):
@@ -259,3 +261,42 @@ def test_interrupted_run_leaves_nothing_half_written(tiny_bert, csv_file, tmp_pa
     else:
         assert os.listdir(out) == ["config.json"] and (out / "config.json").read_text() == "{}"
     assert leftovers(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- label names
+def test_labels_option_names_integer_labels(tiny_bert, tmp_path, capsys):
+    """Integer labels 0/1 (as the quickstart's data) keep names given with --labels."""
+    data = write_rows(tmp_path / "ints.csv", toy_rows(32))
+    out = tmp_path / "named"
+    rc, stdout, err = run_cli(train_args(tiny_bert, data, out, "--labels", "negative,positive"),
+                              capsys)
+    assert rc == 0, err
+    config = json.loads((out / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert "labels: negative, positive" in stdout
+    from tfhf.apps.train import classify
+
+    assert {p["label"] for p in classify(str(out), ["superb", "awful"])} <= {"negative",
+                                                                            "positive"}
+
+
+def test_labels_option_orders_text_labels(tiny_bert, tmp_path, capsys):
+    data = write_rows(tmp_path / "text.csv", rows(32))  # neg / pos
+    out = tmp_path / "ordered"
+    rc, _, err = run_cli(train_args(tiny_bert, data, out, "--labels", "pos,neg"), capsys)
+    assert rc == 0, err
+    assert json.loads((out / "config.json").read_text())["id2label"] == {"0": "pos", "1": "neg"}
+
+
+def test_labels_option_that_does_not_fit_the_data(tiny_bert, tmp_path, capsys):
+    ints = write_rows(tmp_path / "ints.csv", toy_rows(24))
+    expect_error(train_args(tiny_bert, ints, tmp_path / "o", "--labels", "only"), capsys,
+                 "at least two")
+    three = write_rows(tmp_path / "three.csv", [{"text": f"t {i}", "label": i % 3}
+                                                for i in range(24)])
+    expect_error(train_args(tiny_bert, three, tmp_path / "o", "--labels", "a,b"), capsys,
+                 "integer labels [0, 1, 2]", "one name per class")
+    text = write_rows(tmp_path / "text.csv", rows(24))
+    expect_error(train_args(tiny_bert, text, tmp_path / "o", "--labels", "neg,positive"), capsys,
+                 "['pos']", "does not name")
+    assert not (tmp_path / "o").exists()
