@@ -13,7 +13,8 @@ forked from this process (so no attack sees another's state), with:
   ``frame()`` (a live frame).
 
 A child that outlives ``timeout`` is killed ("hang"); one that dies of a signal is a "crash".
-The result records the outcome, the error kind/message, the child's wall time and peak memory,
+The result records the outcome, the error kind/message, the child's wall and CPU time of the
+evaluation, its peak memory and how much the evaluation grew it (``rss_growth_mb``),
 whether the canary exists, and whether a secret leaked into the output.
 """
 
@@ -69,10 +70,13 @@ def _child(code, canary, secret_file, wfd):
 
     resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a backstop, never the defense
     state = {"CANARY": canary, "SECRET_FILE": secret_file, "text": "hello world"}
+    tools = _tools()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    cpu_before = time.process_time()
     started = time.monotonic()
     out = {}
     try:
-        value = evaluate(code, _tools(), state)
+        value = evaluate(code, tools, state)
         out.update(outcome="returned", value=repr(value)[:2000])
     except InterpreterError as e:
         out.update(outcome="InterpreterError", kind=e.kind, message=str(e)[:2000],
@@ -80,6 +84,8 @@ def _child(code, canary, secret_file, wfd):
     except BaseException as e:  # noqa: BLE001 - anything else is what the test looks for
         out.update(outcome=f"other:{type(e).__name__}", message=str(e)[:2000])
     out["elapsed"] = time.monotonic() - started
+    out["cpu"] = time.process_time() - cpu_before  # robust to a loaded machine
+    out["rss_growth_mb"] = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
     printed = state.get("_print_outputs", "")
     out["printed"] = printed[:2000] if isinstance(printed, str) else repr(printed)[:2000]
     data = json.dumps(out).encode()

@@ -79,3 +79,26 @@ def test_attack_is_refused(attack, attack_results):
     assert r["max_rss_mb"] < MAX_RSS_MB, r
     assert "out of memory" not in r["message"], r  # memory limits must refuse, not the OS
     assert re.match(r"^(line \d+: )?\S", r["message"]), r
+
+
+BUDGET_ATTACKS = [a for a in ATTACKS if a["id"].startswith("budget.")]
+BUDGET_CPU_SECONDS = 2.0
+BUDGET_RSS_GROWTH_MB = 300
+
+
+def test_the_budget_corpus_covers_every_class():
+    names = {a["id"].split(".", 1)[1].split("_")[0] for a in BUDGET_ATTACKS}
+    assert {"range", "hash", "huge", "long", "startswith", "endswith", "strip", "rstrip", "str",
+            "repr", "ascii", "tool", "big", "refund"} <= names
+
+
+@pytest.mark.parametrize("attack", BUDGET_ATTACKS, ids=[a["id"] for a in BUDGET_ATTACKS])
+def test_budget_attack_is_refused_fast_and_small(attack, attack_results):
+    """Each attack on the budget (issue 14's reproducers and variations) is refused within
+    2 s and with less than 300 MB of memory growth, measured in the forked child. The time is
+    the child's CPU time, which a loaded test machine does not inflate (the wall time is
+    bounded by test_attack_is_refused)."""
+    r = attack_results[attack["id"]]
+    assert r["outcome"] == "InterpreterError", r
+    assert r["cpu"] < BUDGET_CPU_SECONDS, r
+    assert r["rss_growth_mb"] < BUDGET_RSS_GROWTH_MB, r

@@ -27,6 +27,7 @@ import re
 from ..errors import ConfigError
 from ._http import LLMResponseError, request_json
 from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate
+from .literals import python_literal
 from .prompts import (CHAT_MESSAGE_PROMPT, CHAT_STOP, RUN_STOP, describe_tools,
                       describe_variables, load_prompt)
 from .tools import Tool, ToolError
@@ -368,7 +369,7 @@ class Agent:
                 continue
             if not re.search(rf"\b{re.escape(name)}\b", code):
                 continue
-            literal = _literal(value)
+            literal = python_literal(value)
             if literal is None:
                 lines.append(f"{name} = None  # TODO: set `{name}` (a "
                              f"{type(value).__name__} was passed to the agent)")
@@ -396,30 +397,6 @@ def _tool_creation_lines(name, t, remote):
             f"{name}.save('some/folder') and load it here with",
             f"# {name} = load_tool('some/folder', trust_remote_code=True)",
             f"raise NotImplementedError('load the tool `{name}` here (see the comment above)')"]
-
-
-def _literal(value, depth=0):
-    """A Python literal for plain data (None when it is not plain or too big)."""
-    t = type(value)
-    if t in (type(None), bool, int, float, str, bytes):
-        r = repr(value) if t is not str else repr(str.__str__(value))
-        return r if len(r) <= 100_000 else None
-    if isinstance(value, str):  # AgentText
-        return repr(str.__str__(value))
-    if depth > 20:
-        return None
-    if t in (list, tuple):
-        parts = [_literal(v, depth + 1) for v in value]
-        if any(p is None for p in parts):
-            return None
-        inner = ", ".join(parts)
-        return f"[{inner}]" if t is list else f"({inner}{',' if len(parts) == 1 else ''})"
-    if t is dict:
-        parts = [(_literal(k, depth + 1), _literal(v, depth + 1)) for k, v in value.items()]
-        if any(k is None or v is None for k, v in parts):
-            return None
-        return "{" + ", ".join(f"{k}: {v}" for k, v in parts) + "}"
-    return None
 
 
 # ---------------------------------------------------------------------------- backends
@@ -467,7 +444,7 @@ class LocalAgent(Agent):
         if gguf_file is not None:
             extra["gguf_file"] = gguf_file
         hub = {k: v for k, v in dict(token=token, revision=revision, cache_dir=cache_dir,
-                                      local_files_only=local_files_only).items()
+                                     local_files_only=local_files_only).items()
                if v is not None}
         tokenizer = tfhf.AutoTokenizer.from_pretrained(name, **hub, **extra,
                                                        **(tokenizer_kwargs or {}))

@@ -65,4 +65,3 @@ class SpeechToTextTool(PipelineTool):
             self.setup()
         result = self.pipeline(_audio_input(audio), generate_kwargs=dict(self.generate_kwargs))
         return AgentText(result["text"].strip())
-

@@ -194,4 +194,3 @@ def check_tools(tools):
                                    kind="refused")
         checked[name] = tool
     return checked
-

@@ -10,7 +10,8 @@ import math
 
 from .allowlist import PRINT_OUTPUTS
 from .errors import fail, limit
-from .values import NO_DEFAULT, SIZED_TYPES, base_type, is_number, plain_str, tname
+from .values import (ITEM, NO_DEFAULT, SIZED_TYPES, base_type, int_bytes, is_number, plain_str,
+                     tname)
 
 
 class BuiltinsMixin:
@@ -30,12 +31,12 @@ class BuiltinsMixin:
             total += len(s) + len(sep)
             if total > self.limits.max_print_chars:
                 limit(f"the program printed more than {self.limits.max_print_chars} "
-                       "characters", "print()")
+                      "characters", "print()")
             parts.append(s)
         text = sep.join(parts) + end
         if len(self.printed) + len(text) > self.limits.max_print_chars:
             limit(f"the program printed more than {self.limits.max_print_chars} characters",
-                   "print()")
+                  "print()")
         self.printed += text
         self.state[PRINT_OUTPUTS] = self.printed
         return None
@@ -70,6 +71,10 @@ class BuiltinsMixin:
         if t in (str, bytes):
             if len(x) > 5000:
                 limit("int() of a text longer than 5000 characters", "int()")
+            b = 10 if base is None else int(base)
+            if b == 0 or 2 <= b <= 36:  # the digits' bits, before C code builds the int
+                per_char = 4.0 if b == 0 else math.log2(b)
+                self.budget.check_int_bits(int(len(x) * per_char), "the result of int()")
             try:
                 value = int(plain_str(x) if t is str else x, 10 if base is None else base)
             except ValueError as e:
@@ -114,17 +119,17 @@ class BuiltinsMixin:
         out = {}
         if x is not None:
             if type(x) is dict:
-                self.budget.check_container_len(len(x), "dict()")
+                self.budget.work(len(x), "dict()")
                 out.update(x)
             else:
-                for pair in self.sized_list(x, "dict()"):
-                    if type(pair) not in (list, tuple) or len(pair) != 2:
-                        fail("dict() needs a dict or a list of (key, value) pairs", "dict()")
-                    self.budget.guard_hash(pair[0])
-                    out[pair[0]] = pair[1]
+                pairs = self.sized_list(x, "dict()")
+                if not all(type(p) in (list, tuple) and len(p) == 2 for p in pairs):
+                    fail("dict() needs a dict or a list of (key, value) pairs", "dict()")
+                self.budget.guard_keys([p[0] for p in pairs], "dict()")
+                out = dict(pairs)
         self.budget.check_container_len(len(out) + len(kwargs), "dict()")
         out.update(kwargs)
-        return out
+        return self.budget.held(out, ITEM * len(out))
 
     def _minmax(self, fn, args, default, what):
         if len(args) == 1:
@@ -133,7 +138,7 @@ class BuiltinsMixin:
             fail(f"{what} expected at least one argument", what)
         else:
             items = list(args)
-        self.budget.guard_compare(items, what=what)
+        self.budget.guard_sort(items, what)
         if not items:
             if default is NO_DEFAULT:
                 fail(f"{what} of an empty sequence", what)
@@ -162,7 +167,7 @@ class BuiltinsMixin:
 
     def _b_sorted(self, iterable=(), reverse=False):
         items = self.sized_list(iterable, "sorted()")
-        self.budget.guard_compare(items, what="sorted()")
+        self.budget.guard_sort(items, "sorted()")
         try:
             items.sort(reverse=bool(reverse))
         except TypeError as e:
@@ -173,8 +178,11 @@ class BuiltinsMixin:
         if type(start) not in (int, bool):
             fail("enumerate() start must be an int", "enumerate()")
         items = self.sized_list(iterable, "enumerate()")
-        self.budget.check_container_len(len(items), "enumerate()")
-        return [(start + i, x) for i, x in enumerate(items)]
+        self.budget.check_container_len(len(items), "enumerate()")  # the pairs
+        big = int_bytes(abs(int(start)) + len(items))  # every index is a new int
+        self.budget.charge(len(items) * big, "enumerate()")
+        return self.budget.held([(start + i, x) for i, x in enumerate(items)],
+                                (2 * ITEM + big) * len(items))
 
     def _b_zip(self, *iterables):
         lists = [self.sized_list(it, "zip()") for it in iterables]
@@ -192,7 +200,7 @@ class BuiltinsMixin:
                 fail(f"{type(e).__name__} in round(): {e}", "round()")
         if type(ndigits) not in (int, bool) or abs(ndigits) > self.limits.max_round_digits:
             limit("round()'s ndigits must be an int of at most "
-                   f"{self.limits.max_round_digits}", "round()")
+                  f"{self.limits.max_round_digits}", "round()")
         return round(x, ndigits)
 
     def _b_abs(self, x=None):
@@ -210,5 +218,3 @@ class BuiltinsMixin:
         items = self.sized_list(iterable, "reversed()")
         items.reverse()
         return items
-
-

@@ -60,4 +60,3 @@ def limit(message, construct=None):
 
 def fail(message, construct=None):
     raise Refusal(message, construct, "error")
-

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 
 from .errors import Refusal, fail, limit, refuse
-from .values import ITERABLE_TYPES, base_type, tname
+from .values import ITEM, ITERABLE_TYPES, base_type, int_bytes, tname
 
 
 class ExpressionsMixin:
@@ -113,7 +113,7 @@ class ExpressionsMixin:
     def eval_list_comp(self, node):  # generator expressions too: they run eagerly into a list
         out = []
         self.comprehension(node.generators, lambda: out.append(self.eval(node.elt)), out)
-        return out
+        return self.budget.held(out, ITEM * len(out))
 
     def eval_dict_comp(self, node):
         out = {}
@@ -125,7 +125,7 @@ class ExpressionsMixin:
             out[key] = value
 
         self.comprehension(node.generators, put, out)
-        return out
+        return self.budget.held(out, ITEM * len(out))
 
     def eval_attribute(self, node):  # only reachable as a call's func; the static check ensures it
         refuse(f"attribute '.{node.attr}' is not allowed", f"attribute '.{node.attr}'")
@@ -144,10 +144,10 @@ class ExpressionsMixin:
             return self.state[name]
         if name in self.tools:
             refuse(f"the tool '{name}' can only be called (e.g. `{name}(...)`), not used as a "
-                    "value", f"tool '{name}'")
+                   "value", f"tool '{name}'")
         if name in self.builtins:
             refuse(f"the builtin '{name}' can only be called, not used as a value",
-                    f"builtin '{name}'")
+                   f"builtin '{name}'")
         raise Refusal(f"name '{name}' is not defined", f"name '{name}'", "unknown_name")
 
     def iter_of(self, value, what):
@@ -162,13 +162,13 @@ class ExpressionsMixin:
                 limit(f"{what}: the range is too long", what)
             if n > self.limits.max_iterations:
                 limit(f"{what}: the range has {n} items, more than the "
-                       f"{self.limits.max_iterations} loop iterations allowed", what)
+                      f"{self.limits.max_iterations} loop iterations allowed", what)
             return value
         if t in (list, dict):
             return value  # live, like Python (mutation during iteration is bounded)
         if t in (str, bytes) and len(value) > self.limits.max_iterations:
             limit(f"{what}: iterating over a text of {len(value)} characters exceeds the "
-                   f"{self.limits.max_iterations} loop iterations allowed", what)
+                  f"{self.limits.max_iterations} loop iterations allowed", what)
         return value
 
     def sized_list(self, value, what):
@@ -181,8 +181,13 @@ class ExpressionsMixin:
         except OverflowError:
             limit(f"{what}: the range is too long", what)
         self.budget.check_container_len(n, what)
-        return list(value)
-
+        self.budget.work(n, what)
+        units = ITEM * n
+        if t is range and n:  # every item is a new int: big ones hold their digits
+            big = int_bytes(max(abs(value[0]), abs(value[-1])))
+            self.budget.charge(n * big, what)
+            units += n * big
+        return self.budget.held(list(value), units)
 
 
 # expression node type -> handler (every expression the allowlist admits)
@@ -195,7 +200,8 @@ EXPRESSIONS = {
     ast.List: ExpressionsMixin.eval_sequence, ast.Tuple: ExpressionsMixin.eval_sequence,
     ast.Dict: ExpressionsMixin.eval_dict, ast.JoinedStr: ExpressionsMixin.eval_joined_str,
     ast.FormattedValue: ExpressionsMixin.eval_formatted_value,
-    ast.ListComp: ExpressionsMixin.eval_list_comp, ast.GeneratorExp: ExpressionsMixin.eval_list_comp,
+    ast.ListComp: ExpressionsMixin.eval_list_comp,
+    ast.GeneratorExp: ExpressionsMixin.eval_list_comp,
     ast.DictComp: ExpressionsMixin.eval_dict_comp, ast.Attribute: ExpressionsMixin.eval_attribute,
     ast.Starred: ExpressionsMixin.eval_starred,
 }

@@ -31,7 +31,8 @@ class FormattingMixin:
             return out if type(out) is str else str.__str__(out)
         if t is int:
             self.budget.check_int_bits(value.bit_length(), "the text of an integer")
-        self.budget.measure(value, "converting a value to text", chars=True)
+        self.budget.measure(value, "converting a value to text", chars=True,
+                            escapes=conversion != "s")
         if conversion == "s":
             out = str(value)
         elif conversion == "r":
@@ -47,23 +48,24 @@ class FormattingMixin:
         m = SPEC_RE.match(spec)
         if not m:
             refuse(f"the format spec {spec!r} is not allowed (use simple specs like '>10', "
-                    "'.2f', ',d')", "format spec")
+                   "'.2f', ',d')", "format spec")
         for group in ("width", "prec"):
             n = m.group(group)
             if n is not None and (len(n) > 6 or int(n) > self.limits.max_format_width):
                 limit(f"the format spec {spec!r} asks for a {group} over "
-                       f"{self.limits.max_format_width}", "format spec")
+                      f"{self.limits.max_format_width}", "format spec")
         t = type(value)
         AgentText = agent_text_class()
         if t is AgentText:
             value, t = str.__str__(value), str
         if t not in (str, int, float, bool, type(None)):
             refuse(f"format specs only apply to str and numbers, not {tname(value)}",
-                    "format spec")
+                   "format spec")
         if t is int:
             self.budget.check_int_bits(value.bit_length(), "the text of an integer")
         if t is str:
-            self.budget.check_str_len(len(value) + self.limits.max_format_width, "a formatted text")
+            self.budget.check_str_len(len(value) + self.limits.max_format_width,
+                                      "a formatted text")
         out = format(value, spec)
         self.budget.check_str_len(len(out), "a formatted text")
         return out
@@ -85,10 +87,10 @@ class FormattingMixin:
                 continue
             if "." in field or "[" in field:
                 refuse(f"format fields with attribute or index access ({{{field}}}) are not "
-                        "allowed", "str.format field")
+                       "allowed", "str.format field")
             if spec and ("{" in spec or "}" in spec):
                 refuse("nested fields in format specs are not allowed in str.format",
-                        "str.format spec")
+                       "str.format spec")
             if conv not in (None, "s", "r", "a"):
                 refuse(f"unknown conversion !{conv}", "str.format")
             if field == "":
@@ -96,7 +98,7 @@ class FormattingMixin:
                     fail("cannot switch from manual field numbering to automatic", "str.format")
                 if auto >= len(args):
                     fail(f"str.format needs more than {len(args)} positional arguments",
-                          "str.format")
+                         "str.format")
                 value = args[auto]
                 auto += 1
             elif field.isdigit():
@@ -117,4 +119,3 @@ class FormattingMixin:
             parts.append(piece)
             self.budget.tick()
         return "".join(parts)
-

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import operator
 
 from .allowlist import OP_SYMBOL
 from .errors import Refusal, fail, limit, refuse
-from .values import ITEM, ITERABLE_TYPES, agent_type_class, base_type, is_number, plain_str, tname
+from .values import (CHARS_PER_STEP, COPY_CHARS_PER_STEP, ITEM, ITERABLE_TYPES, agent_type_class,
+                     base_type, is_number, plain_str, tname)
 
 
 class OperatorsMixin:
@@ -42,13 +44,19 @@ class OperatorsMixin:
             return a + b
         if ta is tb and ta in (str, bytes):
             self.budget.check_str_len(len(a) + len(b))
-            return plain_str(a) + plain_str(b) if ta is str else a + b
+            self.budget.work((len(a) + len(b)) // COPY_CHARS_PER_STEP, "+")
+            return self.budget.held(plain_str(a) + plain_str(b) if ta is str else a + b,
+                                    len(a) + len(b))
         if ta is tb and ta in (list, tuple):
-            self.budget.check_container_len(len(a) + len(b))
-            if inplace and ta is list:
+            if inplace and ta is list:  # the list grows: charge only the new items
+                self.budget.work(len(b) // 8, "+")
+                self.budget.check_len(len(a) + len(b))
+                self.budget.charge(ITEM * len(b), "a list")
                 a.extend(b)
                 return a
-            return a + b
+            self.budget.work((len(a) + len(b)) // 8, "+")
+            self.budget.check_container_len(len(a) + len(b))
+            return self.budget.held(a + b, ITEM * (len(a) + len(b)))
         fail(f"unsupported operand types for +: {tname(a)} and {tname(b)}", "+")
 
     def op_mult(self, a, b, inplace):
@@ -61,9 +69,12 @@ class OperatorsMixin:
             size = len(seq) * max(int(n), 0)
             if base_type(seq) in (str, bytes):
                 self.budget.check_str_len(size, "a repeated text")
-                return (plain_str(seq) if base_type(seq) is str else seq) * n
+                self.budget.work(size // COPY_CHARS_PER_STEP, "*")
+                return self.budget.held((plain_str(seq) if base_type(seq) is str else seq) * n,
+                                        size)
             self.budget.check_container_len(size, "a repeated list")
-            return seq * n
+            self.budget.work(size // 8, "*")
+            return self.budget.held(seq * n, ITEM * size)
         fail(f"unsupported operand types for *: {tname(a)} and {tname(b)}", "*")
 
     def op_sub(self, a, b, inplace):
@@ -133,43 +144,57 @@ class OperatorsMixin:
             if t in (ast.Is, ast.IsNot):
                 ok = (left is right) if t is ast.Is else (left is not right)
             else:
-                for v in (left, right):
-                    if base_type(v) is None and not isinstance(v, agent_type_class()):
-                        fail(f"cannot compare {tname(v)} values", "comparison")
-                if t in (ast.In, ast.NotIn):
-                    if base_type(right) not in ITERABLE_TYPES:
-                        fail(f"'in' needs a str, list, tuple, dict or range on the right, not "
-                              f"{tname(right)}", "in")
-                    if type(right) in (dict, set, frozenset):
-                        self.budget.guard_hash(left, "an 'in' test")
-                    self.budget.guard_compare(left, right, what="an 'in' test")
-                else:
-                    self.budget.guard_compare(left, right)
-                try:
-                    if t is ast.Eq:
-                        ok = left == right
-                    elif t is ast.NotEq:
-                        ok = left != right
-                    elif t is ast.Lt:
-                        ok = left < right
-                    elif t is ast.LtE:
-                        ok = left <= right
-                    elif t is ast.Gt:
-                        ok = left > right
-                    elif t is ast.GtE:
-                        ok = left >= right
-                    elif t is ast.In:
-                        ok = left in right
-                    else:
-                        ok = left not in right
-                except (TypeError, ValueError, RecursionError) as e:
-                    fail(f"{type(e).__name__} in comparison: {e}", "comparison")
-                if type(ok) is not bool:  # pragma: no cover - plain values compare to bools
-                    fail("a comparison returned a non-bool", "comparison")
+                ok = self.compare_values(t, left, right)
             if not ok:
                 return False
             left = right
         return True
+
+    def compare_values(self, t, left, right):
+        """``left <op> right`` for one comparison, its C-level work charged first."""
+        for v in (left, right):
+            if base_type(v) is None and not isinstance(v, agent_type_class()):
+                fail(f"cannot compare {tname(v)} values", "comparison")
+        if t in (ast.In, ast.NotIn):
+            found = self.contains(right, left)
+            return found if t is ast.In else not found
+        self.budget.guard_compare(left, right)
+        try:
+            ok = COMPARISONS[t](left, right)
+        except (TypeError, ValueError, RecursionError) as e:
+            fail(f"{type(e).__name__} in comparison: {e}", "comparison")
+        if type(ok) is not bool:  # pragma: no cover - plain values compare to bools
+            fail("a comparison returned a non-bool", "comparison")
+        return ok
+
+    def contains(self, container, item):
+        """``item in container``, bounded: ranges answer without scanning, texts charge the
+        search, dicts the hash, lists and tuples every comparison."""
+        what = "an 'in' test"
+        ct = base_type(container)
+        if ct not in ITERABLE_TYPES:
+            fail(f"'in' needs a str, list, tuple, dict or range on the right, not "
+                 f"{tname(container)}", "in")
+        if ct is range:
+            if type(item) in (int, bool):
+                return item in container
+            if type(item) is float:  # equal to an int of the range, or to nothing
+                return item.is_integer() and int(item) in container
+            return False  # other values never equal an int (C code would scan the range)
+        if ct in (dict, set, frozenset):
+            self.budget.guard_hash(item, what)
+        elif ct in (str, bytes):
+            if base_type(item) is not ct:
+                fail(f"'in <{ct.__name__}>' needs a {ct.__name__} on the left, not "
+                     f"{tname(item)}", "in")
+            self.budget.work(search_work(len(container), len(item)), what)
+        else:
+            # each comparison costs at most the smaller value: the walks bound the sum
+            self.budget.guard_compare(item, container, what=what)
+        try:
+            return item in (plain_str(container) if ct is str else container)
+        except (TypeError, ValueError, RecursionError) as e:
+            fail(f"{type(e).__name__} in comparison: {e}", "comparison")
 
     def get_item(self, container, key):
         t = base_type(container)
@@ -183,10 +208,10 @@ class OperatorsMixin:
                 return container[key]
             if type(key) is slice:
                 result = (plain_str(container) if t is str else container)[key]
-                if type(result) in (str, bytes):
-                    self.budget.charge(len(result), "a slice")
-                elif type(result) in (list, tuple):
-                    self.budget.charge(ITEM * len(result), "a slice")
+                units = len(result) if type(result) in (str, bytes) else ITEM * len(result)
+                self.budget.work(units // COPY_CHARS_PER_STEP, "a slice")
+                self.budget.charge(units, "a slice")
+                self.budget.hold(result, units)
                 return result
             if type(key) not in (int, bool):
                 fail(f"indices must be integers or slices, not {tname(key)}", "subscript")
@@ -196,7 +221,6 @@ class OperatorsMixin:
             raise
         except (IndexError, KeyError, TypeError, ValueError, OverflowError) as e:
             fail(f"{type(e).__name__}: {e}", "subscript")
-
 
 
 def _bits(op):
@@ -211,3 +235,13 @@ BINARY_OPERATORS = {
     ast.Pow: OperatorsMixin.op_pow,
     **{op: _bits(op) for op in (ast.LShift, ast.RShift, ast.BitAnd, ast.BitOr, ast.BitXor)},
 }
+
+
+COMPARISONS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
+               ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+def search_work(n, m):
+    """Work units of searching a text of ``n`` characters for one of ``m`` (CPython's search
+    is linear for long needles and at worst ``n * m`` for short ones)."""
+    return 1 + (n * min(m, 64) + m) // CHARS_PER_STEP

@@ -15,21 +15,46 @@ from .errors import Refusal
 from .values import SCALAR_TYPES, Opaque, agent_type_class, is_scalar
 
 
-def unwrap_deep(value, depth=0):
-    """Tool arguments: Opaque handles replaced by their objects, also inside containers."""
-    t = type(value)
-    if t is Opaque:
-        return value._value
-    if t not in (list, tuple, dict) or depth > 20:
-        return value
-    if t is dict:
-        if not any(type(v) is Opaque or type(v) in (list, tuple, dict) for v in value.values()):
-            return value
-        return {k: unwrap_deep(v, depth + 1) for k, v in value.items()}
-    if not any(type(v) is Opaque or type(v) in (list, tuple, dict) for v in value):
-        return value
-    items = [unwrap_deep(v, depth + 1) for v in value]
-    return items if t is list else tuple(items)
+def unwrap_deep(value, max_nodes=DEFAULT_LIMITS.max_walk,
+                max_depth=DEFAULT_LIMITS.max_value_depth):
+    """Tool arguments: Opaque handles replaced by their objects, also inside containers.
+
+    Each container is visited once (a shared one is unwrapped once and stays shared), a
+    container holding itself is refused, and at most ``max_nodes`` items are visited.
+    Containers without a handle inside are passed as they are.
+    """
+    memo = {}
+    active = set()
+    left = [max_nodes]
+
+    def go(v, depth):
+        t = type(v)
+        if t is Opaque:
+            return v._value
+        if t not in (list, tuple, dict):
+            return v
+        if id(v) in memo:
+            return memo[id(v)]
+        if id(v) in active:
+            raise Refusal("a tool argument contains itself", "tool arguments", "refused")
+        left[0] -= len(v) + 1
+        if left[0] < 0 or depth > max_depth:
+            raise Refusal("the tool arguments are too large or too deeply nested to pass",
+                          "tool arguments", "limit")
+        active.add(id(v))
+        items = list(v.values() if t is dict else v)
+        new = [go(x, depth + 1) for x in items]
+        active.discard(id(v))
+        if all(a is b for a, b in zip(new, items)):
+            out = v
+        elif t is dict:
+            out = dict(zip(v.keys(), new))
+        else:
+            out = new if t is list else tuple(new)
+        memo[id(v)] = out
+        return out
+
+    return go(value, 0)
 
 
 def exact_agent_type(value):
@@ -67,7 +92,7 @@ def sanitize_value(value, depth, budget, limits):
     budget[0] -= 1
     if budget[0] < 0:
         raise Refusal("a tool returned a value too large to use (over "
-                       f"{limits.max_walk} items)", "tool output", "limit")
+                      f"{limits.max_walk} items)", "tool output", "limit")
     if depth > limits.max_value_depth:
         raise Refusal("a tool returned a value nested too deeply", "tool output", "limit")
     t = type(value)
@@ -146,4 +171,3 @@ def is_plain_deep(value, limits) -> bool:
         else:
             stack.extend((x, depth + 1) for x in v)
     return True
-

@@ -9,7 +9,7 @@ import ast
 import sys
 
 from .errors import Break, Continue, fail, limit, refuse
-from .values import ITEM, Opaque, base_type, tname
+from .values import ITEM, Opaque, base_type, int_bytes, tname
 
 
 class StatementsMixin:
@@ -113,17 +113,17 @@ class StatementsMixin:
     def truth(self, value):
         if type(value) is Opaque:
             refuse("an opaque value (an object returned by a tool) has no truth value",
-                    "truth test")
+                   "truth test")
         return bool(value)
 
     # ------------------------------------------------------------- assignment
     def check_target_name(self, name):
         if name in self.tools:
             refuse(f"'{name}' is a tool; it cannot be assigned, deleted or used as a loop "
-                    "variable", f"name '{name}'")
+                   "variable", f"name '{name}'")
         if name in self.builtins:
             refuse(f"'{name}' is a builtin; it cannot be assigned, deleted or used as a loop "
-                    "variable", f"name '{name}'")
+                   "variable", f"name '{name}'")
 
     def assign(self, target, value):
         t = type(target)
@@ -158,7 +158,7 @@ class StatementsMixin:
         if not starred:
             if len(items) != len(targets):
                 fail(f"cannot unpack {len(items)} values into {len(targets)} targets",
-                      "unpacking")
+                     "unpacking")
             for e, v in zip(targets, items):
                 self.assign(e, v)
             return
@@ -166,7 +166,7 @@ class StatementsMixin:
         after = len(targets) - s - 1
         if len(items) < len(targets) - 1:
             fail(f"not enough values to unpack (expected at least {len(targets) - 1}, got "
-                  f"{len(items)})", "unpacking")
+                 f"{len(items)})", "unpacking")
         for e, v in zip(targets[:s], items[:s]):
             self.assign(e, v)
         self.assign(targets[s].value, items[s:len(items) - after])
@@ -178,14 +178,15 @@ class StatementsMixin:
         if t is list:
             if type(key) is slice:
                 refuse("slice assignment is not allowed; build a new list instead",
-                        "slice assignment")
+                       "slice assignment")
             if type(key) not in (int, bool):
                 fail(f"list indices must be integers, not {tname(key)}", "subscript")
             container[key] = value
         elif t is dict:
             self.budget.guard_hash(key)
             if key not in container:
-                self.budget.check_container_len(len(container) + 1, "a dict")
+                self.budget.check_len(len(container) + 1, "a dict")
+                self.budget.charge(ITEM + int_bytes(key), "a dict")
             container[key] = value
         else:
             fail(f"{tname(container)} does not support item assignment", "subscript")
@@ -232,7 +233,6 @@ class StatementsMixin:
             return value
         refuse("augmented assignment only works on names and subscripts", "augmented assignment")
 
-
     def comprehension(self, generators, emit, out):
         # comprehension variables are local: save and restore the names they bind
         bound = set()
@@ -259,11 +259,11 @@ class StatementsMixin:
                     emit()
                     if len(out) > self.limits.max_container_len:
                         limit("a comprehension built more than "
-                               f"{self.limits.max_container_len} items", "comprehension")
-                    self.budget.charge(ITEM, "a comprehension")
+                              f"{self.limits.max_container_len} items", "comprehension")
+                    self.budget.charge(ITEM + (int_bytes(out[-1]) if type(out) is list else 0),
+                                       "a comprehension")
                 else:
                     self._comp(generators, i + 1, emit, out)
-
 
 
 # statement node type -> handler (every statement the allowlist admits)

@@ -6,6 +6,8 @@ Small helpers every other module uses: which allowlisted type a value counts as
 
 from __future__ import annotations
 
+from itertools import repeat
+
 
 class Opaque:
     """A value the program may hold and pass to tools, but not look into or operate on.
@@ -74,6 +76,9 @@ def is_number(value) -> bool:
 CALL = object()
 NO_DEFAULT = object()
 ITEM = 32  # units charged per container item: the slot plus, often, a fresh object
+CHARS_PER_STEP = 32  # characters a C loop scans (compares, searches, hashes) per work unit
+COPY_CHARS_PER_STEP = 256  # characters a C loop copies (memcpy) per work unit
+REFUND_MIN = 4096  # values charged less are never refunded (keeps the ledger small)
 
 
 def plain_str(s):
@@ -87,7 +92,25 @@ def tname(value) -> str:
     return {type(None): "None"}.get(t, t.__name__)
 
 
-def scalar_chars(v) -> int:
+def scalar_chars(v, escapes=True) -> int:
+    """An upper bound of a scalar's text: as ``str`` writes it, or (``escapes``) as ``repr``
+    and ``ascii`` write it (and as it appears inside a container's text)."""
+    t = type(v)
+    if t is str or isinstance(v, str):
+        if not escapes:
+            return len(v)
+        if v.isascii() and v.isprintable():  # only backslashes and quotes are escaped
+            return len(v) + v.count("\\") + v.count("'") + 2
+        return 10 * len(v) + 2  # '\U000e0001' is 10 characters
+    if t is bytes:
+        return 4 * len(v) + 3
+    if t is int:
+        return v.bit_length() // 3 + 3
+    return 32
+
+
+def plain_chars(v) -> int:
+    """:func:`scalar_chars` without escapes: a cheap first bound (no scan of the text)."""
     t = type(v)
     if t is str or isinstance(v, str):
         return len(v) + 2
@@ -98,14 +121,31 @@ def scalar_chars(v) -> int:
     return 32
 
 
-def bulk_chars(items, kinds) -> int:
+def bulk_chars(items, kinds, escapes, cap) -> int:
+    """The text bound of many scalars, at C speed: plain lengths first, and the escapes
+    (which scan every text) only when the plain bound is within ``cap``."""
     if kinds == {str}:
-        return sum(map(len, items)) + 2 * len(items)
+        plain = sum(map(len, items)) + 2 * len(items)
+    elif kinds == {int}:
+        plain = sum(map(int.bit_length, items)) // 3 + 3 * len(items)
+    elif not kinds & {str, bytes, int}:  # floats, bools, None
+        plain = 32 * len(items)
+    else:
+        plain = sum(map(plain_chars, items))
+    if not escapes or plain > cap or not kinds & {str}:
+        return plain
+    if kinds == {str} and all(map(str.isascii, items)) and all(map(str.isprintable, items)):
+        return (plain + sum(map(str.count, items, repeat("\\")))
+                + sum(map(str.count, items, repeat("'"))))
     return sum(map(scalar_chars, items))
+
+
+def int_bytes(v) -> int:
+    """Memory an int holds beyond its slot (0 for small ints)."""
+    return v.bit_length() // 8 if type(v) is int else 0
 
 
 def unwrap(value):
     if type(value) is Opaque:
         return value._value
     return value
-

@@ -54,9 +54,9 @@ class HubFormatMixin:
             config["model_repo_id"] = model_repo_id
         write_atomic(os.path.join(output_dir, TOOL_FILE), source)
         write_atomic(os.path.join(output_dir, "requirements.txt"),
-                      "".join(f"{r}\n" for r in requirements))
+                     "".join(f"{r}\n" for r in requirements))
         write_atomic(os.path.join(output_dir, TOOL_CONFIG_FILE),
-                      json.dumps(config, indent=2, sort_keys=True) + "\n")
+                     json.dumps(config, indent=2, sort_keys=True) + "\n")
         return output_dir
 
     def push_to_hub(self, repo_id: str, commit_message: str = "Upload tool",
@@ -88,7 +88,7 @@ class HubFormatMixin:
         read the file first. Extra keyword arguments go to the tool's constructor.
         """
         files = ToolFiles(repo_id, token=token, repo_type=repo_type, revision=revision,
-                           cache_dir=cache_dir, local_files_only=local_files_only)
+                          cache_dir=cache_dir, local_files_only=local_files_only)
         config = files.config()
         module_name, class_name = split_tool_class(config, files.describe())
         filename = f"{module_name.replace('.', '/')}.py"
