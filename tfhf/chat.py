@@ -397,6 +397,8 @@ def generate_parser():
     p.add_argument("--chat", action="store_true",
                    help="send the prompt as a user message through the chat template")
     p.add_argument("--no-stream", action="store_true", help="print the completion when done")
+    p.add_argument("--show-scores", action="store_true",
+                   help="print each new token with its probability (coloured in a terminal)")
     return p
 
 
@@ -463,6 +465,11 @@ def generate_main(argv) -> int:
         ids = list(tok(prompt)["input_ids"])
         if not ids:
             raise InvalidInputError("--prompt tokenizes to no tokens.")
+    if args.show_scores:
+        from .token_scores import generate_with_scores
+
+        generate_with_scores(model, tok, ids, sys.stdout, **kw)
+        return 0
     streamer = None if args.no_stream else make_streamer(tok, sys.stdout)
     out = model.generate(np.asarray([ids], np.int32), streamer=streamer, **kw)
     if streamer is None:
