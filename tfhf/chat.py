@@ -135,9 +135,9 @@ def read_chat_template(value: str) -> str:
 
 def stop_token_ids(model, tokenizer, chat=True) -> list[int]:
     """The model's eos ids, plus (for chat) the end-of-turn tokens its vocabulary has."""
-    from .generation.utils import _eos_list, model_generation_config
+    from .generation.config import eos_list, model_generation_config
 
-    ids = _eos_list(model_generation_config(model).eos_token_id)
+    ids = eos_list(model_generation_config(model).eos_token_id)
     if not ids and tokenizer.eos_token_id is not None:
         ids = [int(tokenizer.eos_token_id)]
     if chat:

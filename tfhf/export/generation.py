@@ -11,11 +11,13 @@ Signatures (ids in, ids out; see docs/serving.md for why there is no string sign
 * ``serving_default``: ``input_ids``, ``attention_mask`` -> the same, greedy, with the
   exported default ``max_new_tokens``.
 
-The loop is :class:`tfhf.generation.loop._Runner`, the code ``model.generate`` runs: prefill
-plus a ``tf.while_loop`` over the static KV cache in one ``tf.function(jit_compile=True)``.
-Prompts are left-aligned in the graph and padded to a prompt bucket (32, 64, ... up to the
-exported maximum, one compiled function per bucket and mode, chosen with ``tf.switch_case``),
-like ``generate``, so greedy output is token-for-token ``model.generate``'s. The generation
+The loop is :class:`tfhf.generation.loop.Runner`, the code ``model.generate`` runs: prefill
+plus a ``tf.while_loop`` over the static KV cache in one ``tf.function(jit_compile=True)``,
+with its parameters from :func:`tfhf.generation.loop.loop_params`. Prompts are left-aligned
+in the graph and laid into a prompt bucket (:func:`tfhf.generation.inputs.bucket_sizes` up to
+the exported maximum, one compiled function per bucket and mode, chosen with
+``tf.switch_case``) by :func:`tfhf.generation.inputs.left_pad`, like ``generate``, so greedy
+output is token-for-token ``model.generate``'s. The generation
 config's other processors (repetition penalty, no-repeat n-grams, bad words, min length) are
 applied as ``generate`` applies them; EOS and pad ids come from it too.
 """
@@ -24,40 +26,34 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import tensorflow as tf
 
 from ..errors import InvalidInputError, UnsupportedModelError
+from ..generation.config import eos_list, logits_dim, model_generation_config
+from ..generation.inputs import MIN_NEW_BUCKET, MIN_PROMPT_BUCKET, bucket, bucket_sizes, left_pad
+from ..generation.logits_process import make_plan_and_params
+from ..generation.loop import LoopSpec, Runner, loop_params
+from ..generation.rng import seed_pair
 from .signatures import track_model
 
-MIN_BUCKET = 32  # tfhf.generation's smallest prompt / new-token bucket
 
-
-def _pow2(n, minimum=MIN_BUCKET):
-    n = max(int(n), 1)
-    return max(int(minimum), 1 << (n - 1).bit_length())
-
-
-def _plans(model, max_new):
+def _plans(model):
     """Static processor plans and numpy parameters for greedy and sampling, from the model's
     generation config (as ``generate`` prepares them)."""
-    from ..generation import logits_process as LP
-    from ..generation.utils import _eos_list, model_generation_config
-
-    gc = copy.deepcopy(model_generation_config(model))
-    eos = _eos_list(gc.eos_token_id)
-    vocab = int(getattr(model, "logits_size", None) or model.config.vocab_size)
-    if (getattr(gc, "num_beams", 1) or 1) > 1:
-        gc.num_beams = 1  # the exported loop is greedy/sampling; beams are not exported
-    greedy_gc = copy.deepcopy(gc)
-    greedy_gc.do_sample = False
-    sample_gc = copy.deepcopy(gc)
-    sample_gc.do_sample, sample_gc.top_k, sample_gc.top_p = True, None, 0.5
-    sample_gc.temperature = 1.0
-    greedy = LP.make_plan_and_params(greedy_gc, vocab, eos, False, 1)
-    sample = LP.make_plan_and_params(sample_gc, vocab, eos, True, 1)
-    pad = gc.pad_token_id if gc.pad_token_id is not None else (eos[0] if eos else 0)
-    return greedy, sample, eos, int(pad), gc
+    config = copy.deepcopy(model_generation_config(model))
+    eos = eos_list(config.eos_token_id)
+    vocab = logits_dim(model)
+    if (getattr(config, "num_beams", 1) or 1) > 1:
+        config.num_beams = 1  # the exported loop is greedy/sampling; beams are not exported
+    greedy_config = copy.deepcopy(config)
+    greedy_config.do_sample = False
+    sample_config = copy.deepcopy(config)
+    sample_config.do_sample, sample_config.top_k, sample_config.top_p = True, None, 0.5
+    sample_config.temperature = 1.0
+    greedy = make_plan_and_params(greedy_config, vocab, eos, False, 1)
+    sample = make_plan_and_params(sample_config, vocab, eos, True, 1)
+    pad = config.pad_token_id if config.pad_token_id is not None else (eos[0] if eos else 0)
+    return greedy, sample, eos, int(pad), config
 
 
 class GenerationServing(tf.Module):
@@ -65,25 +61,19 @@ class GenerationServing(tf.Module):
         super().__init__(name="tfhf_generation")
         track_model(self, model)
         self.max_prompt = int(max_prompt)
-        self.new_len = _pow2(max_new)
+        self.new_len = bucket(max_new, MIN_NEW_BUCKET)
         self.default_new = int(max_new)
-        self.buckets = []
-        b = MIN_BUCKET
-        while True:
-            self.buckets.append(b)
-            if b >= self.max_prompt:
-                break
-            b *= 2
-        (gplan, gparams), (splan, sparams), eos, pad, gc = _plans(model, max_new)
+        self.buckets = bucket_sizes(self.max_prompt, MIN_PROMPT_BUCKET)
+        greedy, sample, eos, pad, config = _plans(model)
         # plain Python state (not tracked as SavedModel children)
-        object.__setattr__(self, "plans", {"greedy": gplan, "sample": splan})
+        object.__setattr__(self, "plans", {"greedy": greedy[0], "sample": sample[0]})
         self.eos = eos
         self.pad = pad
-        base = {k: v for k, v in gparams.items()}
-        base.update({k: v for k, v in sparams.items() if k not in ("temperature", "top_p")})
+        base = dict(greedy[1])
+        base.update({k: v for k, v in sample[1].items() if k not in ("temperature", "top_p")})
         object.__setattr__(self, "static_params", base)
-        self.min_length = int(gc.min_length or 0)
-        self.min_new_tokens = int(gc.min_new_tokens or 0)
+        self.min_length = int(config.min_length or 0)
+        self.min_new_tokens = int(config.min_new_tokens or 0)
         self.jit_compile = bool(jit_compile)
         full = {(mode, p): tf.function(self._make_full(mode, p), jit_compile=self.jit_compile)
                 for mode in ("greedy", "sample") for p in self.buckets}
@@ -94,14 +84,12 @@ class GenerationServing(tf.Module):
         return self._model_ref[0]
 
     def _make_full(self, mode, prompt_len):
-        from ..generation import loop as L
-
         plan, new_len = self.plans[mode], self.new_len
 
         def full(prompt, prompt_mask, positions, params):
-            spec = L.LoopSpec(batch=tf.shape(prompt)[0], expand=1, prompt_len=prompt_len,
-                              new_len=new_len, mode=mode, plan=plan, num_eos=len(self.eos))
-            state = L._Runner(self.model, spec).full(prompt, prompt_mask, positions, params)
+            spec = LoopSpec(batch=tf.shape(prompt)[0], expand=1, prompt_len=prompt_len,
+                            new_len=new_len, mode=mode, plan=plan, num_eos=len(self.eos))
+            state = Runner(self.model, spec).full(prompt, prompt_mask, positions, params)
             return state["ids"], state["step"], state["finish_step"], state["finished"]
 
         return full
@@ -134,32 +122,20 @@ class GenerationServing(tf.Module):
             order = tf.argsort(mask, axis=1, stable=True)
             ids = tf.gather(input_ids, order, batch_dims=1)
             mask = tf.gather(mask, order, batch_dims=1)
-        seed = tf.cast(seed, tf.int64)
-        seed2 = tf.stack([tf.cast(seed % (2**31), tf.int32),
-                          tf.cast((seed // (2**31)) % (2**31), tf.int32)])
-        params = {k: tf.constant(v) for k, v in self.static_params.items()}
-        params.update(
-            input_len=width, max_new=max_new_tokens, stop_step=max_new_tokens,
-            pad=tf.constant(self.pad, tf.int32), fill=tf.constant(self.pad, tf.int32),
-            eos=tf.constant(np.asarray(self.eos, np.int32).reshape(-1)), seed=seed2,
-            min_length=tf.constant(self.min_length, tf.int32),
-            min_new_tokens=tf.constant(self.min_new_tokens, tf.int32),
-            temperature=tf.where(temperature > 0, temperature, 1.0), top_p=top_p)
+        params = loop_params(
+            self.static_params, input_len=width, max_new=max_new_tokens, new_len=self.new_len,
+            pad=self.pad, eos=self.eos, seed=seed_pair(seed), min_length=self.min_length,
+            min_new_tokens=self.min_new_tokens)
+        params.update(temperature=tf.where(temperature > 0, temperature, 1.0), top_p=top_p)
         buckets = tf.constant(self.buckets, tf.int32)
         index = tf.minimum(tf.reduce_sum(tf.cast(buckets < width, tf.int32)),
                            len(self.buckets) - 1)
 
         def branch(mode, p):
             def run():
-                pad_cols = p - width
-                batch = tf.shape(ids)[0]
-                prompt = tf.concat([tf.fill([batch, pad_cols], self.pad), ids], axis=1)
-                pmask = tf.concat([tf.zeros([batch, pad_cols], tf.int32), mask], axis=1)
-                prompt = tf.ensure_shape(prompt, [None, p])
-                pmask = tf.ensure_shape(pmask, [None, p])
-                positions = tf.where(pmask == 0, 0, tf.cumsum(pmask, axis=1) - 1)
+                prompt, prompt_mask, positions = left_pad(ids, mask, p, self.pad)
                 out_ids, steps, finish_step, finished = self._full[(mode, p)](
-                    prompt, pmask, positions, params)
+                    prompt, prompt_mask, positions, params)
                 sequences = out_ids[:, p - width:p + steps]
                 new = tf.where(finished, finish_step + 1, steps)
                 return sequences, new
@@ -198,10 +174,6 @@ def build_generation_module(model, tokenizer=None, max_length=None, max_new_toke
         raise UnsupportedModelError(
             f"{type(model).__name__} does not implement the generation cache contract "
             "(init_cache / forward_with_cache).")
-    try:
-        from ..generation import loop  # noqa: F401
-    except ImportError as e:  # pragma: no cover - partial installs
-        raise UnsupportedModelError("text-generation export needs tfhf.generation.") from e
     context = getattr(model.config, "max_position_embeddings", None)
     if max_new_tokens is None:
         max_new_tokens = 128

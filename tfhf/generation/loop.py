@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import weakref
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as _xla
 
@@ -82,7 +83,7 @@ class LoopSpec:
 
 
 # ---------------------------------------------------------------- helpers
-def _dus(buf, update, index):
+def _update_slice(buf, update, index):
     return _xla.dynamic_update_slice(buf, update, tf.stack(index))
 
 
@@ -95,8 +96,10 @@ def _isin(tokens, eos):
     return tf.reduce_any(tokens[..., None] == eos, axis=-1)
 
 
-class _Runner:
-    """Builds the loop functions for one model and one :class:`LoopSpec`."""
+class Runner:
+    """The loop functions for one model and one :class:`LoopSpec`: :meth:`full` (prefill and
+    decode) and :meth:`cont` (decode further), run eagerly or traced into a ``tf.function``.
+    Their ``params`` come from :func:`loop_params`."""
 
     def __init__(self, model, spec: LoopSpec):
         # weak: the compiled-function table is keyed weakly by the model, so its values must
@@ -211,9 +214,9 @@ class _Runner:
     def _record(self, st, raw, scores):
         st = dict(st)
         if self.spec.output_scores:
-            st["scores"] = _dus(st["scores"], scores[None], [st["step"], 0, 0])
+            st["scores"] = _update_slice(st["scores"], scores[None], [st["step"], 0, 0])
         if self.spec.output_logits:
-            st["logits"] = _dus(st["logits"], raw[None], [st["step"], 0, 0])
+            st["logits"] = _update_slice(st["logits"], raw[None], [st["step"], 0, 0])
         return st
 
     def _next_logits(self, st, tokens, step, cur_len, done):
@@ -353,6 +356,59 @@ class _Runner:
         return self.decode(state, params)
 
 
+# ---------------------------------------------------------------- parameters
+def _pow(base, exponent):
+    try:
+        return float(base) ** exponent
+    except ZeroDivisionError:
+        return float("inf")
+
+
+def _max_len_pow(max_new, exponent):
+    if isinstance(max_new, (tf.Tensor, tf.Variable)):
+        power = tf.pow(tf.cast(max_new, tf.float64), exponent)
+        return tf.cast(power, tf.float32)
+    return tf.constant(_pow(max_new, exponent), tf.float32)
+
+
+def loop_params(processor_params, *, input_len, max_new, new_len, pad, eos, seed, fill=None,
+                stop_step=None, min_length=0, min_new_tokens=0, length_penalty=1.0,
+                early_stopping=False):
+    """The tensor inputs (``params``) of :meth:`Runner.full` / :meth:`Runner.cont`; the one
+    place that lists them. Changing a value never recompiles.
+
+    Args:
+        processor_params: the processors' parameters from
+            :func:`tfhf.generation.logits_process.make_plan_and_params`.
+        input_len: the prompt's width before bucket padding; ``max_new``: new tokens to
+            generate (<= ``new_len``, the :attr:`LoopSpec.new_len` bucket); ``stop_step``: stop
+            after this many (chunked runs; default ``max_new``).
+        pad: the id finished rows continue with; ``fill``: the id of unwritten slots (default
+            ``pad``; beam search uses transformers' fill value); ``eos``: list of EOS ids.
+        seed: (2,) int32 sampling seed (see :mod:`tfhf.generation.rng`).
+        min_length, min_new_tokens, length_penalty, early_stopping: the GenerationConfig
+            values (``length_penalty`` / ``early_stopping`` are used by beam search).
+    Numbers may be Python/NumPy values (``generate``) or tensors (the SavedModel graph).
+    """
+    lp = float(length_penalty if length_penalty is not None else 1.0)
+
+    def i32(value):
+        return tf.cast(value, tf.int32)
+
+    params = {k: tf.convert_to_tensor(v) for k, v in processor_params.items()}
+    params.update(
+        input_len=i32(input_len), max_new=i32(max_new),
+        stop_step=i32(max_new if stop_step is None else stop_step),
+        pad=i32(pad), fill=i32(pad if fill is None else fill),
+        eos=tf.constant(np.asarray(eos, np.int32).reshape(-1)), seed=i32(seed),
+        min_length=i32(min_length or 0), min_new_tokens=i32(min_new_tokens or 0),
+        len_pow=tf.constant([_pow(s, lp) for s in range(int(new_len) + 1)], tf.float32),
+        max_len_pow=_max_len_pow(max_new, lp),
+        use_max_len_pow=tf.constant(early_stopping == "never" and lp > 0.0),
+    )
+    return params
+
+
 # ---------------------------------------------------------------- compiled-function cache
 _FUNCTIONS = weakref.WeakKeyDictionary()
 _FUNCTIONS_BY_ID = {}
@@ -371,7 +427,7 @@ def functions_for(model, spec: LoopSpec, use_xla: bool):
     runner_key = (spec, bool(use_xla))
     table = _model_table(model)
     if runner_key not in table:
-        runner = _Runner(model, spec)
+        runner = Runner(model, spec)
         if use_xla:
             table[runner_key] = (tf.function(runner.full, jit_compile=True),
                                  tf.function(runner.cont, jit_compile=True))

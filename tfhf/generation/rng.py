@@ -48,6 +48,14 @@ def next_seed(seed=None):
     return rng.randint(0, 2**31 - 1, size=2).astype(np.int32)
 
 
+def seed_pair(seed):
+    """An int64 scalar seed tensor as the (2,) int32 seed :func:`next_seed` makes of an int
+    (for graphs, e.g. the exported SavedModel)."""
+    seed = tf.cast(seed, tf.int64)
+    return tf.stack([tf.cast(seed % (2**31), tf.int32),
+                     tf.cast((seed // (2**31)) % (2**31), tf.int32)])
+
+
 def step_seed(seed, step):
     return tf.random.experimental.stateless_fold_in(seed, tf.cast(step, tf.int32))
 

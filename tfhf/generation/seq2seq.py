@@ -36,11 +36,13 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import InvalidInputError
+from .config import (call_options, context_length, fail, prepare_config, special_tokens,
+                     validate_config)
+from .decoder_only import GenerationMixin
+from .inputs import (MIN_PROMPT_BUCKET, bucket, checked_input_ids, pad_right, to_numpy_ids,
+                     unpack_inputs)
+from .run import run_generation
 from .streamers import as_numpy
-from .utils import (MIN_PROMPT_BUCKET, GenerationMixin, _bucket, _call_options, _context_length,
-                    checked_input_ids,
-                    _fail, _prepare_config, _special_tokens, _to_numpy_ids, _unpack_inputs,
-                    _validate, run_generation)
 
 MIN_SOURCE_BUCKET = MIN_PROMPT_BUCKET
 MIN_DECODER_PROMPT_BUCKET = 1
@@ -54,93 +56,84 @@ def _encoder_states(encoder_outputs):
     return encoder_outputs
 
 
-def _pad_axis1(x, length, value):
-    extra = length - x.shape[1]
-    if extra <= 0:
-        return x
-    widths = [(0, 0)] * x.ndim
-    widths[1] = (0, extra)
-    return np.pad(x, widths, constant_values=value)
-
-
-def _source(model, gc, source, attention_mask, encoder_outputs):
+def _source(model, config, source, attention_mask, encoder_outputs):
     """-> (batch, LoopSpec.encoder, (source tensor, source mask tensor or None), has_mask)."""
     main = model.main_input_name
     has_mask = attention_mask is not None
     if encoder_outputs is not None:
         hidden = as_numpy(_encoder_states(encoder_outputs))
         if hidden.ndim != 3 or hidden.shape[0] == 0 or hidden.shape[1] == 0:
-            _fail(f"`encoder_outputs` must hold the encoder's last hidden state of shape "
+            fail(f"`encoder_outputs` must hold the encoder's last hidden state of shape "
                   f"(batch, source_length, hidden_size), got shape {tuple(hidden.shape)}.")
         batch, length = hidden.shape[:2]
-        mask = _to_numpy_ids(attention_mask, "attention_mask")
+        mask = to_numpy_ids(attention_mask, "attention_mask")
         if mask is None:
             mask = np.ones((batch, length), np.int64)
         elif mask.shape != (batch, length):
-            _fail(f"`attention_mask` has shape {tuple(mask.shape)} but `encoder_outputs` has "
+            fail(f"`attention_mask` has shape {tuple(mask.shape)} but `encoder_outputs` has "
                   f"(batch, source_length) {(batch, length)}; they must match.")
-        S = _bucket(length, MIN_SOURCE_BUCKET)
-        hidden = _pad_axis1(hidden, S, 0.0)
-        mask = _pad_axis1((mask != 0).astype(np.int32), S, 0)
+        S = bucket(length, MIN_SOURCE_BUCKET)
+        hidden = pad_right(hidden, S, 0.0)
+        mask = pad_right((mask != 0).astype(np.int32), S, 0)
         dtype = tf.as_dtype(getattr(model, "cache_dtype", tf.float32))
         return batch, ("hidden", S, hidden.shape[2]), (tf.constant(hidden, dtype),
                                                      tf.constant(mask, tf.int32)), has_mask
     if main != "input_ids":  # features (Whisper): the shape is part of the key, no buckets
         if source is None:
-            _fail(f"`{main}` is required (or `encoder_outputs`).")
+            fail(f"`{main}` is required (or `encoder_outputs`).")
         try:
             feats = as_numpy(source)
         except Exception as e:  # noqa: BLE001
             raise InvalidInputError(f"generate: `{main}` must be an array: {e}") from None
         if feats.ndim < 2 or 0 in feats.shape or not np.issubdtype(feats.dtype, np.number):
-            _fail(f"`{main}` must be a non-empty numeric array with a batch axis, got shape "
+            fail(f"`{main}` must be a non-empty numeric array with a batch axis, got shape "
                   f"{tuple(feats.shape)} and dtype {feats.dtype}.")
         mask = None
         if has_mask:
-            mask = _to_numpy_ids(attention_mask, "attention_mask")
+            mask = to_numpy_ids(attention_mask, "attention_mask")
             if mask.shape[0] != feats.shape[0]:
-                _fail(f"`attention_mask` has {mask.shape[0]} rows but `{main}` has "
+                fail(f"`attention_mask` has {mask.shape[0]} rows but `{main}` has "
                       f"{feats.shape[0]}; they must match.")
             mask = tf.constant((mask != 0).astype(np.int32))
         dtype = tf.as_dtype(getattr(model, "cache_dtype", tf.float32))
         feats = tf.constant(feats, dtype if np.issubdtype(feats.dtype, np.floating) else None)
         spec = ("features", tuple(feats.shape[1:]), has_mask)
         return int(feats.shape[0]), spec, (feats, mask), has_mask
-    ids = checked_input_ids(source, model, gc, "input")
+    ids = checked_input_ids(source, model, config, "input")
     batch, length = ids.shape
-    mask = _to_numpy_ids(attention_mask, "attention_mask")
+    mask = to_numpy_ids(attention_mask, "attention_mask")
     if mask is None:
         mask = np.ones_like(ids)
     elif mask.shape != ids.shape:
-        _fail(f"`attention_mask` has shape {tuple(mask.shape)} but `input_ids` has shape "
+        fail(f"`attention_mask` has shape {tuple(mask.shape)} but `input_ids` has shape "
               f"{tuple(ids.shape)}; they must match.")
     limit = model.generation_max_source_length() if hasattr(
         model, "generation_max_source_length") else None
     if limit is not None and length > limit:
-        _fail(f"`input_ids` has {length} tokens but the encoder takes at most {limit} "
+        fail(f"`input_ids` has {length} tokens but the encoder takes at most {limit} "
               "(its position table); truncate the input.")
-    S = _bucket(length, MIN_SOURCE_BUCKET)
+    S = bucket(length, MIN_SOURCE_BUCKET)
     if limit is not None:
         S = min(S, limit)
     fill = getattr(model.config, "pad_token_id", None)
-    ids = _pad_axis1(ids, S, 0 if fill is None else int(fill))
-    mask = _pad_axis1((mask != 0).astype(np.int64), S, 0)
+    ids = pad_right(ids, S, 0 if fill is None else int(fill))
+    mask = pad_right((mask != 0).astype(np.int64), S, 0)
     return batch, ("ids", S), (tf.constant(ids, tf.int32), tf.constant(mask, tf.int32)), has_mask
 
 
-def _decoder_start(gc, batch):
-    start = gc.decoder_start_token_id
+def _decoder_start(config, batch):
+    start = config.decoder_start_token_id
     if start is None:
-        start = gc.bos_token_id
+        start = config.bos_token_id
     if start is None:
-        _fail("`decoder_start_token_id` or `bos_token_id` has to be defined for "
+        fail("`decoder_start_token_id` or `bos_token_id` has to be defined for "
               "encoder-decoder generation.")
     start = np.asarray(as_numpy(start)).reshape(-1) if not isinstance(start, (int, np.integer)) \
         else np.asarray([start])
     if start.size == 1:
         start = np.repeat(start, batch)
     elif start.size != batch:
-        _fail(f"`decoder_start_token_id` has {start.size} entries; give one id or one per "
+        fail(f"`decoder_start_token_id` has {start.size} entries; give one id or one per "
               f"input ({batch}).")
     return start.astype(np.int64)
 
@@ -151,40 +144,40 @@ def _forced_pairs(value):
     try:
         pairs = [(int(p), None if t is None else int(t)) for p, t in value]
     except (TypeError, ValueError):
-        _fail(f"`forced_decoder_ids` must be a list of (position, token_id) pairs, got {value!r}.")
+        fail(f"`forced_decoder_ids` must be a list of (position, token_id) pairs, got {value!r}.")
     for p, t in pairs:
         if t is None:
-            _fail("`forced_decoder_ids` has no token at position "
+            fail("`forced_decoder_ids` has no token at position "
                   f"{p} (Whisper's language detection): pass the tokens explicitly, e.g. "
                   "`decoder_input_ids` or `forced_decoder_ids` with every token set.")
         if p < 1 or t < 0:
-            _fail(f"`forced_decoder_ids` must hold positions >= 1 and token ids >= 0, got "
+            fail(f"`forced_decoder_ids` must hold positions >= 1 and token ids >= 0, got "
                   f"{value!r}.")
     return sorted(pairs)
 
 
-def _decoder_prompt(model, gc, batch, decoder_input_ids, decoder_attention_mask, forced):
+def _decoder_prompt(model, config, batch, decoder_input_ids, decoder_attention_mask, forced):
     """-> (decoder prompt (batch, D) numpy, forced (length, token) pairs left for the loop)."""
-    start = _decoder_start(gc, batch)
-    dec = _to_numpy_ids(decoder_input_ids, "decoder_input_ids")
+    start = _decoder_start(config, batch)
+    dec = to_numpy_ids(decoder_input_ids, "decoder_input_ids")
     vocab = getattr(model.config, "vocab_size", None)
     if dec is None:
         dec = start[:, None]
     else:
         if dec.shape[0] != batch or dec.shape[1] == 0:
-            _fail(f"`decoder_input_ids` has shape {tuple(dec.shape)}: it needs {batch} rows "
+            fail(f"`decoder_input_ids` has shape {tuple(dec.shape)}: it needs {batch} rows "
                   "(one per input) of at least one token.")
         if decoder_attention_mask is not None:
-            dmask = _to_numpy_ids(decoder_attention_mask, "decoder_attention_mask")
+            dmask = to_numpy_ids(decoder_attention_mask, "decoder_attention_mask")
             if dmask.shape != dec.shape or not (dmask != 0).all():
-                _fail("`decoder_attention_mask` must be all ones with the shape of "
+                fail("`decoder_attention_mask` must be all ones with the shape of "
                       "`decoder_input_ids`: decoder prompts must all have the same length "
                       "(no padding).")
         if getattr(model.config, "model_type", None) != "whisper" and (dec[:, 0] != start).all():
             dec = np.concatenate([start[:, None], dec], axis=1)
     for p, t in forced:
         if vocab is not None and t >= vocab:
-            _fail(f"`forced_decoder_ids` holds token {t}, outside [0, {vocab}).")
+            fail(f"`forced_decoder_ids` holds token {t}, outside [0, {vocab}).")
     rest = []
     for p, t in forced:
         if p == dec.shape[1]:  # the next position: part of the prompt (Whisper's prefix)
@@ -192,7 +185,7 @@ def _decoder_prompt(model, gc, batch, decoder_input_ids, decoder_attention_mask,
         elif p > dec.shape[1]:
             rest.append((p, t))
     if vocab is not None and ((dec < 0).any() or (dec >= vocab).any()):
-        _fail(f"`decoder_input_ids` holds ids outside [0, {vocab}) (the vocabulary size).")
+        fail(f"`decoder_input_ids` holds ids outside [0, {vocab}) (the vocabulary size).")
     return dec, rest
 
 
@@ -201,7 +194,7 @@ def generate_seq2seq(model, input_ids=None, attention_mask=None, generation_conf
     """Generate decoder sequences with an encoder-decoder ``model``
     (see :meth:`Seq2SeqGenerationMixin.generate`)."""
     main = model.main_input_name
-    input_ids, attention_mask = _unpack_inputs(input_ids, attention_mask, kwargs)
+    input_ids, attention_mask = unpack_inputs(input_ids, attention_mask, kwargs)
     decoder_input_ids = kwargs.pop("decoder_input_ids", None)
     decoder_attention_mask = kwargs.pop("decoder_attention_mask", None)
     encoder_outputs = kwargs.pop("encoder_outputs", None)
@@ -214,25 +207,25 @@ def generate_seq2seq(model, input_ids=None, attention_mask=None, generation_conf
             source = input_ids
         elif input_ids is not None:  # transformers: input_ids are then the decoder's
             if decoder_input_ids is not None:
-                _fail(f"got `input_ids` and `decoder_input_ids` besides `{main}`; pass the "
+                fail(f"got `input_ids` and `decoder_input_ids` besides `{main}`; pass the "
                       "decoder prompt once, as `decoder_input_ids`.")
             decoder_input_ids = input_ids
-    opts = _call_options(kwargs)
-    gc, has_default_max, _ = _prepare_config(model, generation_config, kwargs)
-    _validate(gc, model)
+    opts = call_options(kwargs)
+    config, has_default_max, _ = prepare_config(model, generation_config, kwargs)
+    validate_config(config, model)
     if forced is None:
-        forced = getattr(gc, "forced_decoder_ids", None)
+        forced = getattr(config, "forced_decoder_ids", None)
     if forced is None:
         forced = getattr(model.config, "forced_decoder_ids", None)
     forced = _forced_pairs(forced)
 
-    batch, encoder, encoder_inputs, has_mask = _source(model, gc, source, attention_mask,
+    batch, encoder, encoder_inputs, has_mask = _source(model, config, source, attention_mask,
                                                         encoder_outputs)
-    eos_ids, pad = _special_tokens(gc, has_mask, batch)
-    dec, rest = _decoder_prompt(model, gc, batch, decoder_input_ids, decoder_attention_mask,
+    eos_ids, pad = special_tokens(config, has_mask, batch)
+    dec, rest = _decoder_prompt(model, config, batch, decoder_input_ids, decoder_attention_mask,
                                 forced)
-    return run_generation(model, gc, dec, np.ones_like(dec), eos_ids, pad, has_default_max, opts,
-                          streamer, seed, context=_context_length(model),
+    return run_generation(model, config, dec, np.ones_like(dec), eos_ids, pad, has_default_max,
+                          opts, streamer, seed, context=context_length(model),
                           min_prompt_bucket=MIN_DECODER_PROMPT_BUCKET, encoder=encoder,
                           encoder_inputs=encoder_inputs, forced_ids=tuple(rest))
 

@@ -44,7 +44,7 @@ TASKS = ("transcribe", "translate")
 
 
 def _generation_config(model):
-    from ..generation.utils import model_generation_config
+    from ..generation import model_generation_config
 
     return model_generation_config(model)
 

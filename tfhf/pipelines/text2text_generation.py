@@ -95,7 +95,7 @@ class Text2TextGenerationPipeline(Pipeline):
     def _generate_kwargs(self, call_kwargs):
         """Call options over task-specific ones; the pipeline's defaults for what neither they
         nor the model's generation config set."""
-        from ..generation.utils import model_generation_config
+        from ..generation import model_generation_config
 
         kwargs = {**self._task_params, **call_kwargs}
         set_params = {**model_generation_config(self.model).to_diff_dict(), **kwargs}
@@ -142,7 +142,7 @@ class Text2TextGenerationPipeline(Pipeline):
         return {"output_ids": seqs.reshape(in_b, seqs.shape[0] // in_b, *seqs.shape[1:])}
 
     def _check_lengths(self, input_length, kwargs):
-        from ..generation.utils import model_generation_config
+        from ..generation import model_generation_config
 
         gc = model_generation_config(self.model)
         max_length = kwargs.get("max_length", gc.max_length)

@@ -155,7 +155,7 @@ class TextGenerationPipeline(Pipeline):
         return {**kwargs, **added}
 
     def _model_generation_params(self):
-        from ..generation.utils import model_generation_config
+        from ..generation import model_generation_config
 
         return dict(model_generation_config(self.model).to_diff_dict())
 
