@@ -25,37 +25,16 @@ import tfhf  # noqa: E402
 from tfhf import generation as G  # noqa: E402
 from tfhf.errors import InvalidInputError  # noqa: E402
 
-VOCAB, D = 64, 16
-_T5 = dict(vocab_size=VOCAB, d_model=D, d_kv=6, d_ff=24, num_layers=2, num_decoder_layers=2,
-           num_heads=3, relative_attention_num_buckets=8, relative_attention_max_distance=10,
-           dropout_rate=0.0, decoder_start_token_id=0)
-_BART = dict(vocab_size=VOCAB, d_model=D, encoder_layers=2, decoder_layers=2,
-             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=24,
-             decoder_ffn_dim=20, max_position_embeddings=32, dropout=0.0, init_std=0.2)
-CASES = {
-    "t5": ("T5", "T5Config", dict(_T5)),  # v1.0: ReLU, tied head
-    "t5_v11": ("T5", "T5Config", dict(_T5, feed_forward_proj="gated-gelu",
-                                      tie_word_embeddings=False)),
-    "bart": ("Bart", "BartConfig", dict(_BART, scale_embedding=True)),
-    "m2m100": ("M2M100", "M2M100Config", dict(_BART)),
-}
+from tiny_configs import SEQ2SEQ_VOCAB as VOCAB  # noqa: E402
+from tiny_configs import seq2seq_config as hf_config  # noqa: E402
+from tiny_configs import torch_seq2seq_lm, widen_weights  # noqa: E402
+
 NO_REPEAT = dict(no_repeat_ngram_size=1)
-
-
-def hf_config(name):
-    _, cfg, kwargs = CASES[name]
-    return getattr(transformers, cfg)(**kwargs, attn_implementation="eager")
 
 
 @functools.lru_cache(maxsize=None)
 def _pair(name, root):
-    torch.manual_seed(0)
-    pt = getattr(transformers, f"{CASES[name][0]}ForConditionalGeneration")(hf_config(name))
-    pt = pt.eval()
-    with torch.no_grad():  # larger weights: less degenerate outputs
-        for p in pt.parameters():
-            if p.dim() > 1:
-                p.normal_(0.0, 0.5)
+    pt = widen_weights(torch_seq2seq_lm(name, seed=0))  # less degenerate outputs
     folder = f"{root}/{name}"
     pt.save_pretrained(folder)
     return pt, tfhf.TFAutoModelForSeq2SeqLM.from_pretrained(folder), folder

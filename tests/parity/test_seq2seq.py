@@ -25,37 +25,20 @@ import tfhf  # noqa: E402
 from tfhf.errors import InvalidInputError  # noqa: E402
 
 ATOL = 1e-4
-VOCAB, D = 64, 16
 SRC, TGT = 11, 7  # encoder / decoder lengths
 PREFILL, CACHE_LEN = 3, 9
 
-_T5 = dict(vocab_size=VOCAB, d_model=D, d_kv=6, d_ff=24, num_layers=2, num_decoder_layers=2,
-           num_heads=3, relative_attention_num_buckets=8, relative_attention_max_distance=10,
-           dropout_rate=0.0, decoder_start_token_id=0)
-_BART = dict(vocab_size=VOCAB, d_model=D, encoder_layers=2, decoder_layers=2,
-             encoder_attention_heads=4, decoder_attention_heads=2, encoder_ffn_dim=24,
-             decoder_ffn_dim=20, max_position_embeddings=32, dropout=0.0, init_std=0.2)
-CASES = {
-    # name: (transformers class prefix, config class, config kwargs)
-    "t5": ("T5", "T5Config", dict(_T5)),  # v1.0: ReLU, tied head scaled by d_model ** -0.5
-    "t5_v11": ("T5", "T5Config", dict(_T5, feed_forward_proj="gated-gelu",
-                                      tie_word_embeddings=False)),
-    "bart": ("Bart", "BartConfig", dict(_BART, scale_embedding=True)),
-    "m2m100": ("M2M100", "M2M100Config", dict(_BART)),
-}
-
-
-def hf_config(name):
-    _, cfg, kwargs = CASES[name]
-    return getattr(transformers, cfg)(**kwargs, attn_implementation="eager")
+from tiny_configs import SEQ2SEQ_CASES as CASES  # noqa: E402
+from tiny_configs import SEQ2SEQ_D as D  # noqa: E402
+from tiny_configs import SEQ2SEQ_VOCAB as VOCAB  # noqa: E402
+from tiny_configs import decode_with_cache, torch_seq2seq_lm  # noqa: E402
+from tiny_configs import seq2seq_config as hf_config  # noqa: E402
 
 
 @functools.lru_cache(maxsize=None)
 def checkpoint(name, tmp_root):
     """(PyTorch LM, folder of its save_pretrained)."""
-    prefix = CASES[name][0]
-    torch.manual_seed(0)
-    pt = getattr(transformers, f"{prefix}ForConditionalGeneration")(hf_config(name)).eval()
+    pt = torch_seq2seq_lm(name, seed=0)
     if name == "t5_v11":  # a Flan-style checkpoint: a head of its own
         pt.lm_head.weight = torch.nn.Parameter(torch.randn(VOCAB, D))
     if name == "bart":  # a non-zero final_logits_bias buffer
@@ -146,20 +129,7 @@ def test_save_pretrained_loads_in_pytorch(name, root, tmp_path):
 
 def run_with_cache(model, ids, mask, dec):
     """Prefill PREFILL decoder tokens, then one per step; logits of every decoder position."""
-    b = ids.shape[0]
-    enc = model.encode(ids, mask)
-    cross = model.cross_cache(enc)
-    cache = model.init_cache(b, CACHE_LEN)
-    self_mask = tf.ones([b, CACHE_LEN], tf.int32)
-    pos = tf.range(TGT, dtype=tf.int32)[None] * tf.ones([b, 1], tf.int32)
-    logits, cache = model.decoder_forward_with_cache(dec[:, :PREFILL], pos[:, :PREFILL],
-                                                     self_mask, cache, 0, cross, mask)
-    outs = [logits]
-    for i in range(PREFILL, TGT):
-        logits, cache = model.decoder_forward_with_cache(dec[:, i:i + 1], pos[:, i:i + 1],
-                                                         self_mask, cache, i, cross, mask)
-        outs.append(logits)
-    return tf.concat(outs, axis=1)
+    return decode_with_cache(model, model.encode(ids, mask), dec, mask, PREFILL, CACHE_LEN)
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -23,6 +23,7 @@ tf = pytest.importorskip("tensorflow")
 
 import tfhf  # noqa: E402
 from tfhf.errors import InvalidInputError  # noqa: E402
+from tiny_configs import decode_with_cache, widen_weights  # noqa: E402
 
 ATOL = 1e-4
 VOCAB, D, MELS, SRC = 64, 16, 8, 6  # encoder length SRC, features 2 * SRC frames
@@ -144,21 +145,7 @@ def test_loss_from_labels_matches_pytorch(root):
 
 def run_with_cache(model, feats, dec, encoder_mask):
     """Prefill PREFILL decoder tokens, then one per step; logits of every decoder position."""
-    b = feats.shape[0]
-    enc = model.encode(feats)
-    cross = model.cross_cache(enc)
-    cache = model.init_cache(b, CACHE_LEN)
-    self_mask = tf.ones([b, CACHE_LEN], tf.int32)
-    pos = tf.range(TGT, dtype=tf.int32)[None] * tf.ones([b, 1], tf.int32)
-    logits, cache = model.decoder_forward_with_cache(dec[:, :PREFILL], pos[:, :PREFILL],
-                                                     self_mask, cache, 0, cross, encoder_mask)
-    outs = [logits]
-    for i in range(PREFILL, TGT):
-        logits, cache = model.decoder_forward_with_cache(dec[:, i:i + 1], pos[:, i:i + 1],
-                                                         self_mask, cache, i, cross,
-                                                         encoder_mask)
-        outs.append(logits)
-    return tf.concat(outs, axis=1)
+    return decode_with_cache(model, model.encode(feats), dec, encoder_mask, PREFILL, CACHE_LEN)
 
 
 def test_cache_methods_match_full_forward(root):
@@ -224,11 +211,7 @@ def test_input_errors(root):
 def generation_pair(tmp_root):
     """A checkpoint with larger weights (less degenerate outputs), PyTorch and tfhf."""
     torch.manual_seed(1)
-    pt = transformers.WhisperForConditionalGeneration(hf_config()).eval()
-    with torch.no_grad():
-        for p in pt.parameters():
-            if p.dim() > 1:
-                p.normal_(0.0, 0.5)
+    pt = widen_weights(transformers.WhisperForConditionalGeneration(hf_config()).eval())
     folder = f"{tmp_root}/whisper_generate"
     pt.save_pretrained(folder)
     return pt, tfhf.TFWhisperForConditionalGeneration.from_pretrained(folder)
