@@ -67,6 +67,11 @@ HOSTILE = {
     "bad alignment": (raw_gguf(kvs=[("general.architecture", 8, gguf_string("llama")),
                                     ("general.alignment", 4, struct.pack("<I", 3))]), "alignment"),
     "empty file": (b"", "magic"),
+    # an empty tensor whose shape numpy cannot describe (counted with each 0 as 1)
+    "empty tensor of huge dims": (raw_gguf(tensors=[("t", [2**64 - 1, 0, 2**64 - 1], 0, 0)]),
+                                  "needs"),
+    "empty tensor of 2**40 columns": (raw_gguf(tensors=[("t", [2**40, 0], 0, 0)]), "needs"),
+    "kv count over the limit": (raw_gguf(n_kv=2**16 + 1), "metadata entries"),
 }
 
 

@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 
 from tfhf.errors import CheckpointError, InvalidInputError, TfhfError
 from tfhf.hub import safetensors_io as sio
-from tfhf.hub.safetensors_io import FolderTransaction, SafetensorsFile, load_file, save_file
+from tfhf.hub.safetensors_io import (
+    MAX_HEADER_VALUES,
+    FolderTransaction,
+    SafetensorsFile,
+    load_file,
+    save_file,
+)
 
 
 def write_raw(path, header, data=b"", length=None):
@@ -91,6 +97,12 @@ HOSTILE = {
                                     ["__metadata__"]),
     "huge claimed shape": ({"a": t("F32", [10**12], [0, 4])}, b"\0" * 4, None,
                            ["4000000000000 bytes", "span 4 bytes"]),
+    "lone surrogate name": ({"\ud800": t()}, b"\0" * 4, None, ["lone surrogate"]),
+    "lone surrogate in metadata": ({"__metadata__": {"k": "v\udfff"}, "a": t()}, b"\0" * 4,
+                                   None, ["lone surrogate"]),
+    "a million JSON values": (b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":['
+                              + b"0," * MAX_HEADER_VALUES + b"0]}}", b"\0" * 4, None,
+                              ["JSON values"]),
 }
 
 

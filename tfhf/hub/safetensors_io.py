@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 import tempfile
 
@@ -29,6 +30,9 @@ from .mapped import MappedFile
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 MAX_RANK = 64  # numpy's limit on dimensions
 MAX_NOMINAL_BYTES = 2**60  # an empty tensor's shape must still be one numpy can describe
+# JSON values (keys included) in a header: a tensor entry has about 12, so this allows some
+# 87,000 tensors in one file while json.loads stays near 100 MB however the header is built.
+MAX_HEADER_VALUES = 1 << 20
 
 try:  # ml_dtypes ships with TensorFlow
     import ml_dtypes
@@ -55,6 +59,34 @@ def _bad(path, what):
                            "The file may be truncated or corrupt; download or save it again.")
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def count_json_values(raw: bytes) -> int:
+    """An upper bound on the values (keys included) of a JSON text, without parsing it: each
+    one but the first follows a ``,``, a ``:`` or an opening bracket. When a quick count over
+    the whole text is over the limit, separators inside strings are taken off (every string
+    is a value too, so a text of more strings than the limit is over it anyway)."""
+    def count(text):
+        return sum(text.count(c) for c in (b",", b":", b"[", b"{"))
+
+    quick = 1 + count(raw)
+    if quick <= MAX_HEADER_VALUES:
+        return quick
+    strings = (raw.count(b'"') - raw.count(b'\\"')) // 2
+    if strings > MAX_HEADER_VALUES:
+        return strings
+    return quick - sum(count(m.group()) for m in _JSON_STRING.finditer(raw))
+
+
+def _check_text(path, text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(path, f"the name or metadata string {_short(text)} is not valid Unicode "
+                         "(it holds a lone surrogate)") from None
+
+
 def _short(value, limit=80):
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -66,21 +98,50 @@ class SafetensorsFile(MappedFile):
     kind = "weights file"
 
     def _parse(self):
+        header = self._read_header()
+        meta = header.pop("__metadata__", {})
+        if meta is None:
+            meta = {}
+        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+            raise _bad(self.path, "__metadata__ must be an object mapping strings to strings")
+        for text in (*meta, *meta.values(), *header):
+            _check_text(self.path, text)
+        self.metadata = meta
+        data_len = self.size - self._data_start
+        entries = {name: self._entry(name, info, data_len) for name, info in header.items()}
+        spans = sorted((b, e, k) for k, (_, _, b, e) in entries.items() if e > b)
+        for (_, end1, name1), (begin2, _, name2) in zip(spans, spans[1:]):
+            if begin2 < end1:
+                raise _bad(self.path, f"tensors {_short(name1)} and {_short(name2)} overlap in "
+                                      "the data section")
+        self._entries = entries
+
+    def _read_header(self) -> dict:
+        """The JSON header, refused before it is parsed when its length or its number of JSON
+        values is over the limits (parsing allocates ~100 bytes per value)."""
         path, size = self.path, self.size
         if size < 8:
             raise _bad(path, f"it is {size} bytes long, shorter than the 8-byte header length")
-        (n,) = struct.unpack("<Q", self._handle.read(8))
-        if n > size - 8:
-            raise _bad(path, f"the header claims {n} bytes but only {size - 8} follow")
-        if n > MAX_HEADER_BYTES:
-            raise _bad(path, f"the header is {n} bytes, over the {MAX_HEADER_BYTES}-byte limit")
-        raw = self._handle.read(n)
-        if len(raw) != n:
-            raise _bad(path, f"the header claims {n} bytes but only {len(raw)} could be read")
+        (length,) = struct.unpack("<Q", self._handle.read(8))
+        if length > size - 8:
+            raise _bad(path, f"the header claims {length} bytes but only {size - 8} follow")
+        if length > MAX_HEADER_BYTES:
+            raise _bad(path, f"the header is {length} bytes, over the {MAX_HEADER_BYTES}-byte "
+                             "limit")
+        raw = self._handle.read(length)
+        if len(raw) != length:
+            raise _bad(path, f"the header claims {length} bytes but only {len(raw)} could be "
+                             "read")
+        values = count_json_values(raw)
+        if values > MAX_HEADER_VALUES:
+            raise _bad(path, f"the header holds about {values} JSON values, over tfhf's limit "
+                             f"of {MAX_HEADER_VALUES} (some {MAX_HEADER_VALUES // 12} tensors)")
+        self._data_start = 8 + length
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             raise _bad(path, f"the header is not UTF-8 ({e})") from None
+        del raw
         try:
             header = json.loads(text)
         except RecursionError:
@@ -89,59 +150,49 @@ class SafetensorsFile(MappedFile):
             raise _bad(path, f"the header is not valid JSON ({str(e)[:200]})") from None
         if not isinstance(header, dict):
             raise _bad(path, f"the header is a JSON {type(header).__name__}, not an object")
-        meta = header.pop("__metadata__", {})
-        if meta is None:
-            meta = {}
-        if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
-            raise _bad(path, "__metadata__ must be an object mapping strings to strings")
-        self.metadata = meta
-        self._data_start = 8 + n
-        data_len = size - self._data_start
-        entries = {}
-        for name, info in header.items():
-            if not isinstance(info, dict):
-                raise _bad(path, f"entry {_short(name)} is not an object")
-            dt = info.get("dtype")
-            if not isinstance(dt, str) or dt not in DTYPES:
-                raise _bad(path, f"tensor {_short(name)} has unknown dtype {_short(dt)} "
-                                 f"(known: {', '.join(sorted(DTYPES))})")
-            shape = info.get("shape")
-            if not isinstance(shape, list) or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
-            ):
-                raise _bad(path, f"tensor {_short(name)} has an invalid shape {_short(shape)} "
-                                 "(expected a list of non-negative integers)")
-            if len(shape) > MAX_RANK:
-                raise _bad(path, f"tensor {_short(name)} has {len(shape)} dimensions (at most "
-                                 f"{MAX_RANK} are supported)")
-            offs = info.get("data_offsets")
-            if (not isinstance(offs, list) or len(offs) != 2
-                    or not all(isinstance(o, int) and not isinstance(o, bool) for o in offs)):
-                raise _bad(path, f"tensor {_short(name)} has invalid data_offsets {_short(offs)}")
-            begin, end = offs
-            if begin < 0 or end < begin or end > data_len:
-                raise _bad(path, f"tensor {_short(name)} has data_offsets {_short(offs)} "
-                                 f"outside the {data_len}-byte data section")
-            count, nominal = 1, 1
-            for d in shape:
-                count *= d
-                nominal *= max(d, 1)
-            if nominal * DTYPES[dt].itemsize > MAX_NOMINAL_BYTES:
-                # Only reachable for empty tensors (a non-empty one must fit in the file); numpy
-                # could not even describe such a shape.
-                raise _bad(path, f"tensor {_short(name)} has an impossibly large shape "
-                                 f"{_short(shape)}")
-            nbytes = count * DTYPES[dt].itemsize
-            if nbytes != end - begin:
-                raise _bad(path, f"tensor {_short(name)} has shape {_short(shape)} of {dt} = "
-                                 f"{nbytes} bytes but its data_offsets span {end - begin} bytes")
-            entries[name] = (DTYPES[dt], tuple(shape), begin, end)
-        spans = sorted((b, e, k) for k, (_, _, b, e) in entries.items() if e > b)
-        for (b1, e1, k1), (b2, e2, k2) in zip(spans, spans[1:]):
-            if b2 < e1:
-                raise _bad(path, f"tensors {_short(k1)} and {_short(k2)} overlap in the data "
-                                 "section")
-        self._entries = entries
+        return header
+
+    def _entry(self, name, info, data_len):
+        """``(dtype, shape, begin, end)`` of one header entry, every field checked."""
+        path = self.path
+        if not isinstance(info, dict):
+            raise _bad(path, f"entry {_short(name)} is not an object")
+        dtype = info.get("dtype")
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            raise _bad(path, f"tensor {_short(name)} has unknown dtype {_short(dtype)} "
+                             f"(known: {', '.join(sorted(DTYPES))})")
+        shape = info.get("shape")
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise _bad(path, f"tensor {_short(name)} has an invalid shape {_short(shape)} "
+                             "(expected a list of non-negative integers)")
+        if len(shape) > MAX_RANK:
+            raise _bad(path, f"tensor {_short(name)} has {len(shape)} dimensions (at most "
+                             f"{MAX_RANK} are supported)")
+        offsets = info.get("data_offsets")
+        if (not isinstance(offsets, list) or len(offsets) != 2
+                or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)):
+            raise _bad(path, f"tensor {_short(name)} has invalid data_offsets {_short(offsets)}")
+        begin, end = offsets
+        if begin < 0 or end < begin or end > data_len:
+            raise _bad(path, f"tensor {_short(name)} has data_offsets {_short(offsets)} "
+                             f"outside the {data_len}-byte data section")
+        itemsize = DTYPES[dtype].itemsize
+        count, nominal = 1, 1
+        for d in shape:
+            count *= d
+            nominal *= max(d, 1)
+        if nominal * itemsize > MAX_NOMINAL_BYTES:
+            # Only reachable for empty tensors (a non-empty one must fit in the file); numpy
+            # could not even describe such a shape.
+            raise _bad(path, f"tensor {_short(name)} has an impossibly large shape "
+                             f"{_short(shape)}")
+        if count * itemsize != end - begin:
+            raise _bad(path, f"tensor {_short(name)} has shape {_short(shape)} of {dtype} = "
+                             f"{count * itemsize} bytes but its data_offsets span {end - begin} "
+                             "bytes")
+        return DTYPES[dtype], tuple(shape), begin, end
 
     def keys(self):
         return list(self._entries)

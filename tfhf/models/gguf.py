@@ -278,10 +278,10 @@ def _llama3_rope_from_freqs(gguf_file, base, head_dim):
 # ---------------------------------------------------------------------- loading
 def gguf_config(gguf_file: GGUFFile, family=None):
     """The transformers config of a GGUF file (LlamaConfig, Qwen2Config, Gemma3TextConfig, ...)."""
+    family = family or gguf_family(gguf_file.architecture, gguf_file.path)
+    kw = family.config_kwargs(gguf_file)  # every check runs before transformers is imported
     from transformers import AutoConfig
 
-    family = family or gguf_family(gguf_file.architecture, gguf_file.path)
-    kw = family.config_kwargs(gguf_file)
     try:
         return AutoConfig.for_model(family.MODEL_TYPE, **kw)
     except (ValueError, TypeError) as e:
