@@ -7,7 +7,9 @@ Two sources of programs:
   methods, literals and statements mix the allowed with the forbidden (dunders, builtins,
   imports, huge numbers, look-alike letters...);
 * ``mutants()``: the attack corpus and a few valid programs with random edits (characters
-  inserted, deleted, replaced; lines duplicated).
+  inserted, deleted, replaced; lines duplicated);
+* ``budget_programs()``: programs aimed at the budget: big ints, shared and cyclic
+  structures handed to C code and to tools, and tool-call loops.
 
 ``check(code)`` runs one program with tight limits and fails on anything but a value or an
 InterpreterError, or on a run much longer than the time limit.
@@ -137,6 +139,65 @@ def programs(safe=False):
     """Random programs; ``safe=True`` draws only allowed names, methods and statements (so
     most programs run deep into the interpreter instead of being refused up front)."""
     return st.lists(_stmt(2, safe), min_size=1, max_size=6).map("\n".join)
+
+
+BIG_INT_USES = ["list(range(x, x + {n}))", "enumerate(range({n}), x)",
+                "[x + i for i in range({n})]", "tuple(range(-x, -x + {n}))", "str(x) * {k}",
+                "x ** {k}", "x * x", "[x] * {n}", "{{x + i: i for i in range({k})}}",
+                "sorted([x - i for i in range({k})])", "f'{{x!r:>{k}}}'", "x << {bits}",
+                "int(str(x) * {k})"]
+INT_TEXTS = ['int("{d}" * {n}, {base})', 'int("0x" + "{d}" * {n}, 0)', 'int("9" * {n})']
+SHARED_USES = ["str(a)", "f'{{a!r}}'", "a == a", "a < a", "len(a)", "sorted(a)", "max(a)",
+               "echo(a)", "echo(x=a)", "{{str(a): 1}}", "a.count(a)", "a in a", "list(a)",
+               "[a].index(a)", "dict(zip([1], [a]))", "print(a)", "echo([a, a])"]
+TOOL_ARGS = ['"a" * {size}', '["a" * {size}] * {k}', "[x] * {k}", "a", "i", "str(i) * {k}",
+             '("b" * {size},) * {k}', "list(range({k}))"]
+
+
+def _big_int_programs():
+    size = st.sampled_from([1, 7, 60, 61, 62, 64, 500, 3000, 9000, 9990, 9999, 10000, 10001])
+    n = st.sampled_from([0, 1, 10, 1000, 10 ** 5, 10 ** 6, 10 ** 7])
+    k = st.sampled_from([1, 2, 3, 100, 1000, 5000])
+    use = st.tuples(st.sampled_from(BIG_INT_USES), n, k, size).map(
+        lambda t: t[0].format(n=t[1], k=t[2], bits=t[3]))
+    text = st.tuples(st.sampled_from(INT_TEXTS), st.sampled_from("0179afvz"),
+                     st.sampled_from([1, 100, 2000, 2600, 3010, 4000, 5000, 6000]),
+                     st.sampled_from([2, 8, 10, 16, 32, 36])).map(
+        lambda t: t[0].format(d=t[1], n=t[2], base=t[3]))
+    return st.one_of(
+        st.tuples(size, st.integers(-3, 3), use).map(
+            lambda t: f"x = (1 << {t[0]}) + {t[1]}\ny = {t[2]}"),
+        text.map(lambda c: f"y = {c}"))
+
+
+def _shared_programs():
+    leaf = st.sampled_from(["0", "'a'", "'a' * 100000", "(1 << 9000)", "[]", "(1,)"])
+    grow = st.sampled_from(["a = [a] * {w}", "a = [a, a]", "a = (a, a, a)", "a = [a, [a]]",
+                            "a = {{'k': a, 'j': a}}", "a.append(a)", "a = [a]"])
+    steps = st.lists(st.tuples(grow, st.sampled_from([2, 3, 10, 1000])).map(
+        lambda t: t[0].format(w=t[1])), min_size=1, max_size=3)
+    return st.tuples(leaf, steps, st.sampled_from([1, 5, 20, 40]),
+                     st.lists(st.sampled_from(SHARED_USES), min_size=1, max_size=2)).map(
+        lambda t: f"a = [{t[0]}]\nfor i in range({t[2]}):\n"
+                  + "\n".join("    " + s for s in t[1]) + "\n" + "\n".join(t[3]))
+
+
+def _tool_loop_programs():
+    arg = st.tuples(st.sampled_from(TOOL_ARGS),
+                    st.sampled_from([10, 1000, 10 ** 6, 5 * 10 ** 6]),
+                    st.sampled_from([1, 10, 100, 1000])).map(
+        lambda t: t[0].format(size=t[1], k=t[2]))
+    loop = st.sampled_from(["for i in range({n}):", "while True:", "for i in range({n}):\n"
+                            "    keep.append(i)"])
+    return st.tuples(loop, st.sampled_from([10, 1000, 100000]), arg,
+                     st.sampled_from(["", "keep.append(r)", "x = r"])).map(
+        lambda t: "a = [1, 2]\nx = 'abc'\nkeep = []\n" + t[0].format(n=t[1])
+                  + f"\n    r = echo({t[2]})" + (f"\n    {t[3]}" if t[3] else ""))
+
+
+def budget_programs():
+    """Programs aimed at the budget: big ints, shared and cyclic structures, tool-call loops."""
+    return st.one_of(_big_int_programs(), _shared_programs(), _tool_loop_programs())
 
 
 def seed_programs():

@@ -63,3 +63,10 @@ def test_generated_allowed_programs_only_raise_interpreter_error(code):
 @given(fuzz_grammar.mutants())
 def test_mutated_attacks_only_raise_interpreter_error(code):
     _run(code)
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(fuzz_grammar.budget_programs())
+def test_budget_programs_only_raise_interpreter_error(code):
+    """Big ints, shared and cyclic structures, tool-call loops: bounded like the rest."""
+    _run(code)

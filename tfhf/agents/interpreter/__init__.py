@@ -22,14 +22,17 @@ that is not one of those methods called at once, every name that starts with ``_
 ``**`` in calls, ``str %`` formatting. Names are checked after NFKC normalization (Python
 normalizes identifiers the same way, so look-alike letters cannot spell a dunder).
 
-While it runs, explicit limits (:class:`Limits`) bound the number of operations, loop
-iterations, the wall time spent outside tools, and the size of every value created *before* it
-is created (``10**10**10``, ``'a' * 10**10``, ``[0] * 10**9``, repeated doubling, ``join`` of
-huge lists, ``int()`` of huge strings). Values that C code walks recursively (hashing, ``==``
-and ordering, ``repr``/``str``/f-strings, ``sorted``...) are measured first with a bounded,
-iterative walk that counts shared sub-values every time they occur and refuses deep nesting,
+While it runs, one budget (:class:`Limits`) is charged before each piece of work: operations,
+loop iterations, interpreter time and wall time (tools included), tool calls, the C-level work
+of comparisons, searches, hashing and sorting, and the memory the program holds (texts, integer
+digits, container items), besides the size of every value created *before* it is created
+(``10**10**10``, ``'a' * 10**10``, ``[0] * 10**9``, repeated doubling, ``join`` of huge lists,
+``int()`` of huge strings). Values that C code walks recursively (hashing, ``==`` and ordering,
+``repr``/``str``/f-strings, ``sorted``, tool arguments...) are measured first with a bounded
+walk that counts shared sub-values every time they occur and refuses cycles and deep nesting,
 so shared-structure tricks (``t = (t, t)`` repeated) and deep nesting (which crashes CPython's
-tuple hash) are refused instead of hanging or crashing.
+tuple hash) are refused instead of hanging or crashing. docs/interpreter.md lists the limits
+and what each costs.
 
 Values returned by tools are converted to plain data (exact ``str``/``int``/``float``/...,
 rebuilt lists/tuples/dicts) or wrapped in agent types / :class:`Opaque`, a handle that the

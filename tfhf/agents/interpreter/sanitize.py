@@ -88,7 +88,29 @@ def sanitize(value, output_type=None, limits: Limits = DEFAULT_LIMITS):
     return sanitize_value(value, 0, budget, limits)
 
 
-def sanitize_value(value, depth, budget, limits):
+def sanitize_value(value, depth, budget, limits, memo=None):
+    """:func:`sanitize` with an item budget (``budget[0]``); each container is converted
+    once (``memo``), so shared values stay shared and cost once, and a cycle is refused."""
+    if type(value) in (list, tuple, dict, set, frozenset) or \
+            isinstance(value, (list, tuple, dict, set, frozenset)):
+        memo = {} if memo is None else memo
+        key = id(value)
+        if key in memo:  # entries hold the value too, so its id is not reused meanwhile
+            if memo[key][1] is _IN_PROGRESS:
+                raise Refusal("a tool returned a value that contains itself", "tool output",
+                              "refused")
+            return memo[key][1]
+        memo[key] = (value, _IN_PROGRESS)
+        out = _sanitize_one(value, depth, budget, limits, memo)
+        memo[key] = (value, out)
+        return out
+    return _sanitize_one(value, depth, budget, limits, memo)
+
+
+_IN_PROGRESS = object()
+
+
+def _sanitize_one(value, depth, budget, limits, memo):
     budget[0] -= 1
     if budget[0] < 0:
         raise Refusal("a tool returned a value too large to use (over "
@@ -115,27 +137,28 @@ def sanitize_value(value, depth, budget, limits):
     if np is not None:
         if isinstance(value, np.generic):
             item = value.item()
-            return sanitize_value(item, depth, budget, limits) if type(item) in SCALAR_TYPES \
-                else Opaque(value)
+            if type(item) in SCALAR_TYPES:
+                return sanitize_value(item, depth, budget, limits, memo)
+            return Opaque(value)
         if isinstance(value, np.ndarray):
             if value.size <= limits.max_container_len and value.dtype.kind in "biufUS":
-                return sanitize_value(value.tolist(), depth, budget, limits)
+                return sanitize_value(value.tolist(), depth, budget, limits, memo)
             return Opaque(value)
     if isinstance(value, (list, tuple)):
-        items = [sanitize_value(x, depth + 1, budget, limits) for x in list(value)]
+        items = [sanitize_value(x, depth + 1, budget, limits, memo) for x in list(value)]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
         out = {}
         for k, v in list(value.items()):
-            k2 = sanitize_value(k, depth + 1, budget, limits)
+            k2 = sanitize_value(k, depth + 1, budget, limits, memo)
             if type(k2) not in SCALAR_TYPES and type(k2) is not tuple:
                 return Opaque(value)
-            out[k2] = sanitize_value(v, depth + 1, budget, limits)
+            out[k2] = sanitize_value(v, depth + 1, budget, limits, memo)
         return out
     if isinstance(value, range):
         return range(value.start, value.stop, value.step)
     if isinstance(value, (set, frozenset)):
-        items = [sanitize_value(x, depth + 1, budget, limits) for x in list(value)]
+        items = [sanitize_value(x, depth + 1, budget, limits, memo) for x in list(value)]
         if all(type(x) in SCALAR_TYPES for x in items):
             return frozenset(items)
         return items
