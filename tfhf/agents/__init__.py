@@ -17,7 +17,8 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "evaluate": "interpreter", "InterpreterError": "interpreter", "Limits": "interpreter",
+    "evaluate": "interpreter", "evaluate_isolated": "interpreter",
+    "InterpreterError": "interpreter", "Limits": "interpreter",
     "Opaque": "interpreter", "SAFE_BUILTINS": "interpreter", "SAFE_METHODS": "interpreter",
     "AgentType": "agent_types", "AgentText": "agent_types", "AgentImage": "agent_types",
     "AgentAudio": "agent_types",

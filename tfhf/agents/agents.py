@@ -26,7 +26,7 @@ import re
 
 from ..errors import ConfigError
 from ._http import LLMResponseError, request_json
-from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate
+from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate, evaluate_isolated
 from .literals import python_literal
 from .prompts import (CHAT_MESSAGE_PROMPT, CHAT_STOP, RUN_STOP, describe_tools,
                       describe_variables, load_prompt)
@@ -148,17 +148,20 @@ class Agent:
         default_tools: include the curated tools (:data:`tfhf.agents.TOOL_REGISTRY`; nothing
             loads until a tool is called).
         limits: the interpreter's :class:`~tfhf.agents.Limits`.
+        isolated: run each program in a forked worker process under OS limits as well
+            (:func:`~tfhf.agents.evaluate_isolated`; POSIX only; tools run in the worker).
         log: called with each message (explanation, code, printed output, failures);
             default ``print``.
     """
 
     def __init__(self, chat_prompt_template=None, run_prompt_template=None,
                  additional_tools=None, *, llm=None, default_tools=True, limits=None, log=print,
-                 token=None):
+                 token=None, isolated=False):
         self.chat_prompt_template = load_prompt(chat_prompt_template, "chat", token=token)
         self.run_prompt_template = load_prompt(run_prompt_template, "run", token=token)
         self._llm = llm
         self.limits = limits if limits is not None else Limits()
+        self.isolated = bool(isolated)
         self.log = log if log is not None else (lambda *a, **k: None)
         self._toolbox = {}
         if default_tools:
@@ -282,7 +285,8 @@ class Agent:
 
     def _execute(self, code, tools, state, reply):
         try:
-            result = evaluate(code, tools, state, limits=self.limits)
+            run = evaluate_isolated if self.isolated else evaluate
+            result = run(code, tools, state, limits=self.limits)
         except InterpreterError as e:
             printed = state.get(PRINT_OUTPUTS, "")
             if printed:

@@ -49,6 +49,7 @@ Where each rule lives (one module per concern):
 * :mod:`.evaluator`: :func:`evaluate` and the evaluator, assembled from :mod:`.statements`,
   :mod:`.expressions`, :mod:`.operators`, :mod:`.calls` (with the method guards),
   :mod:`.builtins` and :mod:`.formatting`.
+* :mod:`.isolated`: :func:`evaluate_isolated`, the same in a forked worker under OS limits.
 * :mod:`.errors` and :mod:`.values`: :class:`InterpreterError`, :class:`Opaque` and helpers.
 """
 
@@ -56,8 +57,9 @@ from .allowlist import PRINT_OUTPUTS, SAFE_BUILTINS, SAFE_METHODS
 from .budget import DEFAULT_LIMITS, Limits
 from .errors import InterpreterError
 from .evaluator import evaluate
+from .isolated import evaluate_isolated
 from .sanitize import sanitize
 from .values import Opaque
 
-__all__ = ["evaluate", "InterpreterError", "Limits", "Opaque", "SAFE_BUILTINS", "SAFE_METHODS",
+__all__ = ["evaluate", "evaluate_isolated", "InterpreterError", "Limits", "Opaque", "SAFE_BUILTINS", "SAFE_METHODS",
            "PRINT_OUTPUTS", "DEFAULT_LIMITS", "sanitize"]
