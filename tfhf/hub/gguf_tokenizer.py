@@ -46,41 +46,44 @@ def _plain(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
 
 
-def gguf_tokenizer_parts(gf: GGUFFile) -> tuple[str, dict, dict]:
+def gguf_tokenizer_parts(gguf_file: GGUFFile) -> tuple[str, dict, dict]:
     """``(architecture, tokenizer_dict, tokenizer_kwargs)`` as transformers' converters expect."""
     mapping, _ = _transformers_builders()
-    md = gf.metadata
-    tokens = md.get("tokenizer.ggml.tokens")
+    metadata = gguf_file.metadata
+    tokens = metadata.get("tokenizer.ggml.tokens")
     if not isinstance(tokens, list) or not tokens:
-        raise CheckpointError(f"'{gf.path}' carries no vocabulary (tokenizer.ggml.tokens); "
-                              "load the tokenizer from the original model instead.")
-    n = len(tokens)
-    tok = {name: _plain(md[f"tokenizer.{key}"]) for key, name in mapping["tokenizer"].items()
-           if f"tokenizer.{key}" in md}
-    config = {name: _plain(md[f"tokenizer.{key}"])
-              for key, name in mapping["tokenizer_config"].items() if f"tokenizer.{key}" in md}
-    kind = tok.get("tokenizer_type")
+        raise CheckpointError(f"'{gguf_file.path}' carries no vocabulary "
+                              "(tokenizer.ggml.tokens); load the tokenizer from the original "
+                              "model instead.")
+    n_tokens = len(tokens)
+    vocab = {name: _plain(metadata[f"tokenizer.{key}"])
+             for key, name in mapping["tokenizer"].items() if f"tokenizer.{key}" in metadata}
+    config = {name: _plain(metadata[f"tokenizer.{key}"])
+              for key, name in mapping["tokenizer_config"].items()
+              if f"tokenizer.{key}" in metadata}
+    kind = vocab.get("tokenizer_type")
     if not isinstance(kind, str):
-        raise CheckpointError(f"'{gf.path}': tokenizer.ggml.model is missing or not a string.")
+        raise CheckpointError(f"'{gguf_file.path}': tokenizer.ggml.model is missing or not a "
+                              "string.")
     for key in ("scores", "token_type"):
-        if key in tok and (not isinstance(tok[key], list) or len(tok[key]) != n):
-            raise CheckpointError(f"'{gf.path}': tokenizer.ggml.{key} has "
-                                  f"{len(tok[key]) if isinstance(tok[key], list) else '?'} "
-                                  f"entries for {n} tokens.")
-    merges = tok.get("merges")
+        if key in vocab and (not isinstance(vocab[key], list) or len(vocab[key]) != n_tokens):
+            raise CheckpointError(f"'{gguf_file.path}': tokenizer.ggml.{key} has "
+                                  f"{len(vocab[key]) if isinstance(vocab[key], list) else '?'} "
+                                  f"entries for {n_tokens} tokens.")
+    merges = vocab.get("merges")
     if merges is not None:
         if not isinstance(merges, list) or not all(
                 isinstance(m, str) and m.count(" ") == 1 for m in merges):
-            raise CheckpointError(f"'{gf.path}': tokenizer.ggml.merges must be strings of two "
-                                  "tokens separated by one space.")
-    if "precompiled_charsmap" in tok:
-        tok["precompiled_charsmap"] = bytes(bytearray(tok["precompiled_charsmap"]))
+            raise CheckpointError(f"'{gguf_file.path}': tokenizer.ggml.merges must be strings "
+                                  "of two tokens separated by one space.")
+    if "precompiled_charsmap" in vocab:
+        vocab["precompiled_charsmap"] = bytes(bytearray(vocab["precompiled_charsmap"]))
     for key in ("chat_template",):
         if key in config and not isinstance(config[key], str):
-            raise CheckpointError(f"'{gf.path}': tokenizer.{key} is not a string.")
+            raise CheckpointError(f"'{gguf_file.path}': tokenizer.{key} is not a string.")
     for key in ("add_bos_token", "add_eos_token"):
         if key in config and not isinstance(config[key], bool):
-            raise CheckpointError(f"'{gf.path}': tokenizer.ggml.{key} is not a boolean.")
+            raise CheckpointError(f"'{gguf_file.path}': tokenizer.ggml.{key} is not a boolean.")
     # transformers' get_gguf_tokenizer: llama.cpp adds BOS to a SentencePiece vocabulary that
     # does not say otherwise; Gemma 4's template writes <bos> itself.
     if kind == "llama":
@@ -88,14 +91,15 @@ def gguf_tokenizer_parts(gf: GGUFFile) -> tuple[str, dict, dict]:
     elif kind == "gemma4":
         config["add_bos_token"] = False
     for name, key in _SPECIAL.items():
-        token_id = md.get(f"tokenizer.ggml.{key}")
+        token_id = metadata.get(f"tokenizer.ggml.{key}")
         if token_id is None:
             continue
-        if not isinstance(token_id, int) or isinstance(token_id, bool) or not 0 <= token_id < n:
-            raise CheckpointError(f"'{gf.path}': tokenizer.ggml.{key} = {token_id!r} is not a "
-                                  f"token id of the {n}-token vocabulary.")
+        if (not isinstance(token_id, int) or isinstance(token_id, bool)
+                or not 0 <= token_id < n_tokens):
+            raise CheckpointError(f"'{gguf_file.path}': tokenizer.ggml.{key} = {token_id!r} is "
+                                  f"not a token id of the {n_tokens}-token vocabulary.")
         config[name] = tokens[token_id]
-    return gf.architecture, tok, config
+    return gguf_file.architecture, vocab, config
 
 
 def _digits_then_gpt2(backend):
@@ -114,23 +118,24 @@ def tokenizer_from_gguf(path_or_file, **kwargs):
     """
     from transformers import PreTrainedTokenizerFast
 
-    gf = path_or_file if isinstance(path_or_file, GGUFFile) else GGUFFile(path_or_file)
+    gguf_file = path_or_file if isinstance(path_or_file, GGUFFile) else GGUFFile(path_or_file)
     try:
-        arch, tok, config = gguf_tokenizer_parts(gf)
+        arch, vocab, config = gguf_tokenizer_parts(gguf_file)
     finally:
-        if gf is not path_or_file:
-            gf.close()
+        if gguf_file is not path_or_file:
+            gguf_file.close()
     _, convert_gguf_tokenizer = _transformers_builders()
     try:
-        backend, extra = convert_gguf_tokenizer(arch, tok)
+        backend, extra = convert_gguf_tokenizer(arch, vocab)
     except Exception as e:  # noqa: BLE001 - file data only; tokenizers raises bare Exception
-        raise CheckpointError(f"Cannot build a tokenizer from '{gf.path}' "
-                              f"(tokenizer.ggml.model = {tok.get('tokenizer_type')!r}): "
+        raise CheckpointError(f"Cannot build a tokenizer from '{gguf_file.path}' "
+                              f"(tokenizer.ggml.model = {vocab.get('tokenizer_type')!r}): "
                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
-    if tok.get("tokenizer_type") == "gpt2" and tok.get("pre_tokenizer_type") in _DIGITS_THEN_GPT2:
+    if (vocab.get("tokenizer_type") == "gpt2"
+            and vocab.get("pre_tokenizer_type") in _DIGITS_THEN_GPT2):
         _digits_then_gpt2(backend)
     config.update(extra or {})
     config.update(kwargs)
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, **config)
-    tokenizer.name_or_path = gf.path
+    tokenizer.name_or_path = gguf_file.path
     return tokenizer

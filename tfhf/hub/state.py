@@ -136,7 +136,7 @@ def load_pytorch_bin(files):
     state = DictState()
     for path in files:
         try:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many types for bad pickles
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise CheckpointError(
@@ -144,11 +144,11 @@ def load_pytorch_bin(files):
                 f"weights_only=True refused it: {first[:300]}). tfhf never runs arbitrary "
                 "pickle code; if you trust the file, convert it to safetensors with PyTorch."
             ) from None
-        if not isinstance(sd, dict):
-            raise CheckpointError(f"'{path}' holds a {type(sd).__name__}, not a state dict "
+        if not isinstance(state_dict, dict):
+            raise CheckpointError(f"'{path}' holds a {type(state_dict).__name__}, not a state dict "
                                   "(a mapping from weight names to tensors).")
         items, skipped = [], []
-        for k, v in sd.items():
+        for k, v in state_dict.items():
             if not isinstance(k, str):
                 raise CheckpointError(f"'{path}' has a weight name {k!r} that is not a string.")
             if not isinstance(v, torch.Tensor):
