@@ -57,6 +57,14 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+class _KeyGroup(list):
+    """Distinct keys sharing one hash value: a list subclass, so a single stored key (never
+    a list: lists are not hashable) is told apart from a group."""
+
+
+_NO_KEY = object()
+
+
 class Budget:
     """Counters and checks for one evaluation; every check raises before the work is done."""
 
@@ -297,7 +305,17 @@ class Budget:
         return nodes
 
     def note_key(self, key, what):
-        group = self.key_groups.setdefault(hash(key), [])
+        """Track distinct non-text keys per hash value (one key, or a list once two share a
+        hash) and refuse more than ``max_colliding_keys`` of them."""
+        h = hash(key)
+        group = self.key_groups.get(h, _NO_KEY)
+        if group is _NO_KEY:
+            self.key_groups[h] = key
+            return
+        if type(group) is not _KeyGroup:
+            if group == key:
+                return
+            group = self.key_groups[h] = _KeyGroup((group,))
         self.work(1 + len(group), what)
         for k in group:
             if k == key:
