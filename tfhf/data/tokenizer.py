@@ -117,13 +117,16 @@ def _render_chat(wrapper, method, args, kwargs):
     """
     try:
         from jinja2 import exceptions as jx
+
+        from .template_limits import bounded_rendering
     except ImportError:  # pragma: no cover - transformers needs jinja2 for chat templates
         return wrapper._with_tf(method, args, kwargs)
     where = f"The chat template of tokenizer '{getattr(wrapper.tokenizer, 'name_or_path', '')}'"
     if kwargs.get("chat_template") is not None:
         where = "The chat template passed as chat_template="
     try:
-        return wrapper._with_tf(method, args, kwargs)
+        with bounded_rendering(where, kwargs.pop("template_limits", None)):
+            return wrapper._with_tf(method, args, kwargs)
     except jx.SecurityError as e:
         raise InvalidInputError(
             f"{where} tried an operation the template sandbox forbids ({e}). Chat templates "
