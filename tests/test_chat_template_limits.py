@@ -94,6 +94,11 @@ HOSTILE = {
     "sum_lists": "{{ ([[1]] * 100000)|sum(start=[]) }}",
     "slice_filter": "{{ range(3)|slice(10**9)|list|length }}",
     "batch_filter": "{{ range(3)|batch(10**9, 'x')|list|length }}",
+    "strip_long_chars": "{{ ('a' * 900000).strip('b' * 900000 ~ 'a') }}",
+    "trim_long_chars": "{{ ('a' * 900000)|trim('b' * 900000 ~ 'a') }}",
+    "hash_collisions": "{% set m = 2 ** 61 - 1 %}{{ range(0, 100000 * m, m)|unique|list|length }}",
+    "hash_collisions_dict": "{% set m = 2 ** 61 - 1 %}"
+                            "{{ dict.fromkeys(range(m, 100001 * m, m))|length }}",
     "huge_template": "x" * 300_000,
     "print_namespace": "{% set ns = namespace(a='x' * 999999) %}{{ [ns] * 100 }}",
 }
@@ -166,7 +171,10 @@ def test_the_reasons_are_named():
     expected = {
         "nested_ranges": "max_steps=1000000|max_seconds=1.0",
         "lipsum": r"lipsum\(\) would be",
-        "overflow_range": r"failed while rendering \(OverflowError",
+        "overflow_range": r"range\(\) bounds over 2\*\*53",
+        "overflow_float": r"failed while rendering \(OverflowError",
+        "hash_collisions": r"range\(\) bounds over 2\*\*53",
+        "strip_long_chars": r"strip\(\) of 900000 characters",
         "include": r"failed while rendering \(TypeError: no loader",
         "recursion": "max_depth=64",
         "string_repeat": r"a \* repetition",

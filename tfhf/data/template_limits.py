@@ -480,7 +480,9 @@ def _check_format(budget, fmt, args, kwargs):
 def _check_str_method(budget, name, s, args, kwargs):
     """Methods of strings that can build much more text than they are given."""
     budget.small_ints(list(args) + list(kwargs.values()), f"str.{name}()")
-    if name == "replace" and len(args) >= 2:
+    if name in ("strip", "lstrip", "rstrip") and args:
+        _check_strip(budget, s, args[0])
+    elif name == "replace" and len(args) >= 2:
         budget.value(_replace_size(s, *args[:3]), "str.replace()")
     elif name == "expandtabs":
         tab = (args or [kwargs.get("tabsize", 8)])[0]
@@ -511,7 +513,18 @@ def _check_call(budget, obj, args, kwargs):
             _check_format(budget, fmt, args, kwargs)
     elif name == "strftime_now" and args and isinstance(args[0], str):
         budget.value(16 * len(args[0]), "strftime_now()")
+    elif name == "safe_range":  # jinja2's range (at most 100,000 items)
+        if any(isinstance(a, int) and abs(a) > 2**53 for a in args):
+            # ints that far apart can share a hash (n mod 2**61-1): unique / dict.fromkeys
+            # over them would take quadratic time
+            budget.refuse("range() bounds over 2**53")
     return args
+
+
+def _check_strip(budget, s, chars):
+    """``s.strip(chars)`` scans ``chars`` for every character it removes."""
+    if isinstance(chars, str) and len(chars) > 64 and len(s) * len(chars) > 10**8:
+        budget.refuse(f"strip() of {len(s)} characters with {len(chars)} characters to remove")
 
 
 def _int_bits(v):
@@ -565,7 +578,9 @@ def _check_filter(budget, name, value, params, kwargs):
     if name not in _TEXT_FILTERS or (name in ("list", "reverse") and not isinstance(value, str)):
         return value
     s = _str_arg(budget, value, f"the value of the {name} filter")
-    if name == "replace" and len(params) >= 2:
+    if name == "trim":
+        _check_strip(budget, s, params[0] if params else kwargs.get("chars"))
+    elif name == "replace" and len(params) >= 2:
         budget.value(_replace_size(s, *params[:3]), "the replace filter")
     elif name == "indent":
         width = params[0] if params else kwargs.get("width", 4)
