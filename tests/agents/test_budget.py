@@ -184,3 +184,11 @@ def test_chat_return_code_with_a_cyclic_variable_from_an_earlier_turn():
 def test_printing_a_cyclic_or_huge_shared_value_is_refused():
     refused("a = []\na.append(a)\nprint(a)", kind="refused")
     refused("b = [[0]]\nfor i in range(20):\n    b = [b, b, b]\nstr(b)")
+
+
+def test_tool_results_with_colliding_keys_are_refused():
+    m = 2 ** 61 - 1
+    keys = [i * m for i in range(100)]  # 100 distinct ints with one hash value
+    refused("f()", {"f": lambda: dict.fromkeys(keys, 0)})
+    refused("f()", {"f": lambda: frozenset(keys)})
+    assert evaluate("f()", {"f": lambda: {1: "a", (2, 3): "b"}}) == {1: "a", (2, 3): "b"}

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 
 from .budget import DEFAULT_LIMITS, Limits
 from .errors import Refusal
@@ -148,6 +149,7 @@ def _sanitize_one(value, depth, budget, limits, memo):
         items = [sanitize_value(x, depth + 1, budget, limits, memo) for x in list(value)]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
+        _check_collisions(list(value), limits)
         out = {}
         for k, v in list(value.items()):
             k2 = sanitize_value(k, depth + 1, budget, limits, memo)
@@ -160,11 +162,24 @@ def _sanitize_one(value, depth, budget, limits, memo):
     if isinstance(value, (set, frozenset)):
         items = [sanitize_value(x, depth + 1, budget, limits, memo) for x in list(value)]
         if all(type(x) in SCALAR_TYPES for x in items):
+            _check_collisions(items, limits)
             return frozenset(items)
         return items
     if type(value) is Opaque:
         return value
     return Opaque(value)
+
+
+def _check_collisions(keys, limits):
+    """Distinct keys from a tool (a dict's keys, a set's items) that share one hash value
+    would make rebuilding them quadratic: refuse more than ``max_colliding_keys``."""
+    try:
+        counts = Counter(map(hash, keys))
+    except TypeError:
+        return  # unhashable keys: the dict becomes Opaque
+    if counts and max(counts.values()) > limits.max_colliding_keys:
+        raise Refusal(f"a tool returned more than {limits.max_colliding_keys} different keys "
+                      "sharing one hash value", "tool output", "limit")
 
 
 def is_plain_deep(value, limits) -> bool:
