@@ -99,6 +99,8 @@ HOSTILE = {
     "hash_collisions": "{% set m = 2 ** 61 - 1 %}{{ range(0, 100000 * m, m)|unique|list|length }}",
     "hash_collisions_dict": "{% set m = 2 ** 61 - 1 %}"
                             "{{ dict.fromkeys(range(m, 100001 * m, m))|length }}",
+    "striptags_many_tags": "{{ ('<a>' * 300000)|striptags|length }}",
+    "striptags_method": "{{ (('<b>' * 300000)|safe).striptags() }}",
     "huge_template": "x" * 300_000,
     "print_namespace": "{% set ns = namespace(a='x' * 999999) %}{{ [ns] * 100 }}",
 }
@@ -175,6 +177,7 @@ def test_the_reasons_are_named():
         "overflow_float": r"failed while rendering \(OverflowError",
         "hash_collisions": r"range\(\) bounds over 2\*\*53",
         "strip_long_chars": r"strip\(\) of 900000 characters",
+        "striptags_many_tags": "striptags of 900000 characters with 300000 tags",
         "include": r"failed while rendering \(TypeError: no loader",
         "recursion": "max_depth=64",
         "string_repeat": r"a \* repetition",

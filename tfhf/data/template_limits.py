@@ -482,6 +482,8 @@ def _check_str_method(budget, name, s, args, kwargs):
     budget.small_ints(list(args) + list(kwargs.values()), f"str.{name}()")
     if name in ("strip", "lstrip", "rstrip") and args:
         _check_strip(budget, s, args[0])
+    elif name == "striptags":
+        _check_striptags(budget, s)
     elif name == "replace" and len(args) >= 2:
         budget.value(_replace_size(s, *args[:3]), "str.replace()")
     elif name == "expandtabs":
@@ -519,6 +521,12 @@ def _check_call(budget, obj, args, kwargs):
             # over them would take quadratic time
             budget.refuse("range() bounds over 2**53")
     return args
+
+
+def _check_striptags(budget, s):
+    """markupsafe's striptags copies the rest of the text for every tag it removes."""
+    if len(s) * s.count("<") > 10**9:
+        budget.refuse(f"striptags of {len(s)} characters with {s.count('<')} tags")
 
 
 def _check_strip(budget, s, chars):
@@ -580,6 +588,8 @@ def _check_filter(budget, name, value, params, kwargs):
     s = _str_arg(budget, value, f"the value of the {name} filter")
     if name == "trim":
         _check_strip(budget, s, params[0] if params else kwargs.get("chars"))
+    elif name == "striptags":
+        _check_striptags(budget, s)
     elif name == "replace" and len(params) >= 2:
         budget.value(_replace_size(s, *params[:3]), "the replace filter")
     elif name == "indent":
