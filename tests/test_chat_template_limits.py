@@ -331,3 +331,27 @@ def test_real_templates_render_exactly_as_transformers(asset):
         with pytest.raises(InvalidInputError, match="rejected the conversation: Conversation "
                                                     "roles must alternate"):
             tok.apply_chat_template([USER[0], USER[0]], chat_template=template, tokenize=False)
+
+
+def test_assistant_masks_batches_and_continue_final_message_match_transformers(smol):
+    """The other ways transformers renders (``{% generation %}`` tracking through
+    ``generate()``, batches, continue_final_message) work on the bounded template too."""
+    template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.role == 'assistant' %}"
+                "{% generation %}{{ m.content }}<|im_end|>{% endgeneration %}{% else %}"
+                "{{ m.content }}<|im_end|>{% endif %}\n{% endfor %}")
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
+                {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "See you"}]
+    theirs = smol.tokenizer  # the transformers tokenizer inside, rendering on its own
+    kwargs = dict(chat_template=template, return_assistant_tokens_mask=True, return_dict=True,
+                  tokenize=True)
+    ours, ref = smol.apply_chat_template(messages, **kwargs), \
+        theirs.apply_chat_template(messages, **kwargs)
+    assert ours["input_ids"] == ref["input_ids"]
+    assert ours["assistant_masks"] == ref["assistant_masks"] and sum(ours["assistant_masks"]) > 0
+    batch = [messages, messages[:2]]
+    assert smol.apply_chat_template(batch, chat_template=template, tokenize=False) == \
+        theirs.apply_chat_template(batch, chat_template=template, tokenize=False)
+    cont = smol.apply_chat_template(messages, chat_template=template, tokenize=False,
+                                    continue_final_message=True)
+    assert cont.endswith("See you") and cont == theirs.apply_chat_template(
+        messages, chat_template=template, tokenize=False, continue_final_message=True)
