@@ -283,7 +283,7 @@ def test_attention_softcap_matches_transformers():
     """Soft-capped scores (Gemma 2 style) as transformers' eager attention computes them."""
     from transformers.models.gemma3.modeling_gemma3 import eager_attention_forward
 
-    from tfhf.layers.decoder import causal_bias, grouped_attention
+    from tfhf.layers.attention import causal_bias, grouped_attention
 
     rs = np.random.RandomState(7)
     b, t, heads, kv_heads, d = 2, 5, 4, 2, 8

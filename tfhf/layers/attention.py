@@ -1,8 +1,15 @@
-"""Multi-head self-attention for bidirectional encoders.
+"""Attention maths, masks and the KV-cache write, shared by every backbone.
 
-Scores are computed in the compute dtype, the mask is added and the softmax taken in
-float32, and the probabilities are cast back for the value product. Masked positions get a
-large finite negative (not -inf) so fully masked rows never turn into NaN.
+Scores are computed in the compute dtype, masks are added and the softmax taken in float32,
+and the probabilities are cast back for the value product. Masked positions get a large
+finite negative (not -inf) so fully masked rows (left padding) never turn into NaN.
+
+* :func:`attend`: plain multi-head attention over (batch, heads, len, head_dim) tensors
+  (encoders, encoder-decoder self- and cross-attention);
+* :func:`grouped_attention`: grouped-query attention for decoder-only models, whose kv heads
+  are shared by groups of query heads without being repeated;
+* :func:`attention_bias_from_mask` / :func:`causal_bias`: additive float32 biases;
+* :func:`write_cache`: the static KV cache's in-place write (XLA dynamic-update-slice).
 """
 
 from __future__ import annotations
@@ -10,25 +17,58 @@ from __future__ import annotations
 import math
 
 import tensorflow as tf
-
-from .._keras import keras, register_serializable
-from .core import Dense
+from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
 MASK_VALUE = -1e9
 
 
+# ---------------------------------------------------------------------------- masks
 def attention_bias_from_mask(attention_mask, dtype=tf.float32):
     """(batch, k_len) 0/1 mask -> additive (batch, 1, 1, k_len) bias in ``dtype``."""
     m = tf.cast(attention_mask, dtype)
     return (1.0 - m)[:, None, None, :] * MASK_VALUE
 
 
+def causal_bias(attention_mask, cache_index, query_length, sliding_window=None):
+    """Additive float32 bias (batch, 1, 1, t, L) for queries at slots ``cache_index + i``.
+
+    ``attention_mask`` is (batch, L) over key slots (1 = a real token). Query i sees slot j
+    iff ``mask[:, j] == 1`` and ``j <= cache_index + i`` (and, with a window w,
+    ``cache_index + i - j < w``). The two middle axes broadcast over kv heads and groups.
+    """
+    length = tf.shape(attention_mask)[1]
+    q = tf.cast(cache_index, tf.int32) + tf.range(query_length, dtype=tf.int32)[:, None]
+    k = tf.range(length, dtype=tf.int32)[None, :]
+    allowed = k <= q
+    if sliding_window is not None:
+        allowed = tf.logical_and(allowed, q - k < sliding_window)
+    allowed = tf.logical_and(allowed[None], tf.not_equal(attention_mask, 0)[:, None, :])
+    bias = tf.where(allowed, tf.constant(0.0, tf.float32), tf.constant(MASK_VALUE, tf.float32))
+    return bias[:, None, None]
+
+
+# ---------------------------------------------------------------------------- cache
+def write_cache(layer_cache, cache_index, k, v):
+    """Write new keys/values (batch, heads, t, head_dim) at slot ``cache_index`` of one
+    layer's ``(keys, values)`` buffers (batch, heads, max_length, head_dim), in place (XLA's
+    dynamic-update-slice). One buffer pair per layer: a layer writes and reads only its own
+    buffers, never slices of a stacked tensor (docs/generation-design.md)."""
+    zero = tf.constant(0, tf.int32)
+    start = tf.stack([zero, zero, tf.cast(cache_index, tf.int32), zero])
+    k_buf, v_buf = layer_cache
+    return (dynamic_update_slice(k_buf, tf.cast(k, k_buf.dtype), start),
+            dynamic_update_slice(v_buf, tf.cast(v, v_buf.dtype), start))
+
+
+# ---------------------------------------------------------------------------- attention
 def split_heads(x, num_heads, head_dim):
+    """(batch, t, heads * head_dim) -> (batch, heads, t, head_dim)."""
     b, t = tf.shape(x)[0], tf.shape(x)[1]
     return tf.transpose(tf.reshape(x, [b, t, num_heads, head_dim]), [0, 2, 1, 3])
 
 
 def merge_heads(x):
+    """(batch, heads, t, head_dim) -> (batch, t, heads * head_dim)."""
     b, t = tf.shape(x)[0], tf.shape(x)[2]
     x = tf.transpose(x, [0, 2, 1, 3])
     return tf.reshape(x, [b, t, x.shape[2] * x.shape[3]])
@@ -50,33 +90,27 @@ def attend(q, k, v, bias=None, dropout=None, training=False, scale=None):
     return ctx, probs
 
 
-@register_serializable()
-class SelfAttention(keras.layers.Layer):
-    """Q/K/V projections, scaled dot-product attention, output projection."""
+def grouped_attention(q, k, v, bias, scale, softcap=None, dropout=None, training=False):
+    """softmax(q k^T * scale [softcapped] + bias) v with kv heads shared by query groups.
 
-    def __init__(self, hidden_size, num_heads, dropout=0.0, init_std=0.02, **kwargs):
-        super().__init__(**kwargs)
-        if hidden_size % num_heads:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"hidden_size={hidden_size} is not a multiple of "
-                              f"num_attention_heads={num_heads}.")
-        self.hidden_size, self.num_heads = hidden_size, num_heads
-        self.head_dim = hidden_size // num_heads
-        self.query = Dense(hidden_size, hidden_size, init_std=init_std, name="query")
-        self.key = Dense(hidden_size, hidden_size, init_std=init_std, name="key")
-        self.value = Dense(hidden_size, hidden_size, init_std=init_std, name="value")
-        self.out = Dense(hidden_size, hidden_size, init_std=init_std, name="out")
-        self.dropout = keras.layers.Dropout(dropout)
-
-    def build(self, input_shape=None):
-        for d in (self.query, self.key, self.value, self.out):
-            d.build(None)
-        self.built = True
-
-    def call(self, x, bias=None, training=False):
-        q = split_heads(self.query(x), self.num_heads, self.head_dim)
-        k = split_heads(self.key(x), self.num_heads, self.head_dim)
-        v = split_heads(self.value(x), self.num_heads, self.head_dim)
-        ctx, probs = attend(q, k, v, bias, self.dropout, training)
-        return self.out(merge_heads(ctx)), probs
+    q: (batch, t, heads, d); k, v: (batch, kv_heads, L, d); bias: (batch, 1, 1, t, L).
+    Returns (batch, t, heads * d). Scores, softcap and softmax are float32.
+    """
+    heads, d = q.shape[2], q.shape[3]
+    kv_heads = k.shape[1]
+    groups = heads // kv_heads
+    b, t = tf.shape(q)[0], tf.shape(q)[1]
+    length = tf.shape(k)[2]
+    # (b, t, kvh, g, d) -> (b, kvh, g, t, d) -> (b, kvh, g*t, d)
+    qg = tf.transpose(tf.reshape(q, [b, t, kv_heads, groups, d]), [0, 2, 3, 1, 4])
+    qg = tf.reshape(qg, [b, kv_heads, groups * t, d])
+    scores = tf.matmul(qg, k, transpose_b=True)
+    scores = tf.reshape(tf.cast(scores, tf.float32), [b, kv_heads, groups, t, length]) * scale
+    if softcap is not None:
+        scores = tf.tanh(scores / softcap) * softcap
+    probs = tf.nn.softmax(scores + tf.cast(bias, tf.float32), axis=-1)
+    if dropout is not None:
+        probs = dropout(probs, training=training)
+    probs = tf.reshape(tf.cast(probs, v.dtype), [b, kv_heads, groups * t, length])
+    ctx = tf.reshape(tf.matmul(probs, v), [b, kv_heads, groups, t, d])
+    return tf.reshape(tf.transpose(ctx, [0, 3, 1, 2, 4]), [b, t, heads * d])

@@ -16,6 +16,21 @@ def normal_init(std):
     return keras.initializers.TruncatedNormal(stddev=std)
 
 
+def build_sublayers(layer):
+    """Build every not-yet-built layer held in an attribute of ``layer`` (weights come from
+    constructor arguments, so no input shape is needed)."""
+    for v in list(vars(layer).values()):
+        if isinstance(v, keras.layers.Layer) and v is not layer and not v.built:
+            v.build(None)
+
+
+def make_norm(kind, dim, eps, offset=0.0, name=None):
+    """``kind`` "layer" -> :class:`LayerNorm`, "rms" -> :class:`RMSNorm` (with ``offset``)."""
+    if kind == "layer":
+        return LayerNorm(dim, eps, name=name)
+    return RMSNorm(dim, eps, offset=offset, name=name)
+
+
 @register_serializable()
 class Dense(keras.layers.Layer):
     """``y = x @ kernel + bias`` with ``kernel`` of shape (in, out) (HF ``weight`` transposed)."""

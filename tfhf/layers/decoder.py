@@ -3,8 +3,8 @@ MLPs and the pre-norm decoder block.
 
 One block covers the Llama family (RMSNorm, rotary, grouped-query attention, gated MLP),
 Gemma 3 (``(1 + w)`` norms, q/k norms, norms around both sublayers, soft-capping) and GPT-2
-(LayerNorm, learned positions, fused QKV ``Conv1D``, plain MLP); a :class:`DecoderSpec`
-says which parts a family uses.
+(LayerNorm, learned positions, fused QKV ``Conv1D``, plain MLP); a
+:class:`~tfhf.layers.specs.DecoderSpec` says which parts a family uses.
 
 Layouts, chosen so that a decode step reads the cache without copying it:
 
@@ -19,136 +19,14 @@ Layouts, chosen so that a decode step reads the cache without copying it:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import tensorflow as tf
-from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
 from .._keras import keras, register_serializable
-from ..errors import ConfigError
 from .activations import get_activation
-from .core import Dense, LayerNorm, RMSNorm
+from .attention import grouped_attention, write_cache
+from .core import Dense, build_sublayers
 from .rotary import apply_rotary
-
-# Masked scores: a large finite negative, so fully masked rows (left padding) stay finite.
-MASK_VALUE = -1e9
-
-FULL, SLIDING = "full_attention", "sliding_attention"
-
-
-@dataclass
-class DecoderSpec:
-    """What a decoder family is made of (built by each family's ``modeling.py``)."""
-
-    vocab_size: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    head_dim: int
-    intermediate_size: int
-    max_positions: int
-    activation: str = "silu"
-    norm: str = "rms"  # "rms" or "layer"
-    norm_eps: float = 1e-6
-    norm_offset: float = 0.0  # Gemma's RMSNorm scales by (1 + weight)
-    gated_mlp: bool = True  # down(act(gate(x)) * up(x)); else down(act(up(x)))
-    qkv_bias: bool = False
-    out_bias: bool = False
-    mlp_bias: bool = False
-    fused_qkv: bool = False  # GPT-2: one (hidden, 3 * hidden) Conv1D
-    qk_norm: bool = False  # Gemma 3: RMSNorm over head_dim on queries and keys
-    sandwich_norms: bool = False  # Gemma: norms after attention and after the MLP as well
-    attention_scale: float | None = None  # default head_dim ** -0.5
-    scale_by_inverse_layer: bool = False  # GPT-2 option: scores also / (layer_index + 1)
-    attn_softcap: float | None = None
-    final_softcap: float | None = None
-    embed_scale: float | None = None  # Gemma: sqrt(hidden_size)
-    learned_positions: bool = False  # GPT-2's wpe table instead of rotary
-    layer_types: tuple = ()  # FULL or SLIDING per layer
-    sliding_window: int | None = None
-    rope: dict = field(default_factory=dict)  # layer type -> rope_parameters dict
-    tie_word_embeddings: bool = False
-    init_std: float = 0.02
-    embedding_dropout: float = 0.0
-    attention_dropout: float = 0.0
-    hidden_dropout: float = 0.0  # after each sublayer, before the residual add
-
-    def __post_init__(self):
-        if not self.layer_types:
-            self.layer_types = (FULL,) * self.num_layers
-        self.layer_types = tuple(self.layer_types)
-        if len(self.layer_types) != self.num_layers:
-            raise ConfigError(f"layer_types has {len(self.layer_types)} entries but "
-                              f"num_hidden_layers={self.num_layers}.")
-        unknown = set(self.layer_types) - {FULL, SLIDING}
-        if unknown:
-            raise ConfigError(f"layer_types {sorted(unknown)} are not supported; tfhf knows "
-                              f"'{FULL}' and '{SLIDING}'.")
-        if SLIDING in self.layer_types and not self.sliding_window:
-            raise ConfigError("layer_types has sliding_attention layers but sliding_window "
-                              f"is {self.sliding_window!r}.")
-        if self.num_heads % self.num_kv_heads:
-            raise ConfigError(f"num_attention_heads={self.num_heads} is not a multiple of "
-                              f"num_key_value_heads={self.num_kv_heads}.")
-
-    def window(self, layer_type):
-        return self.sliding_window if layer_type == SLIDING else None
-
-
-# ---------------------------------------------------------------------------- masks / cache
-def causal_bias(attention_mask, cache_index, query_length, sliding_window=None):
-    """Additive float32 bias (batch, 1, 1, t, L) for queries at slots ``cache_index + i``.
-
-    ``attention_mask`` is (batch, L) over key slots (1 = a real token). Query i sees slot j
-    iff ``mask[:, j] == 1`` and ``j <= cache_index + i`` (and, with a window w,
-    ``cache_index + i - j < w``). The two middle axes broadcast over kv heads and groups.
-    """
-    length = tf.shape(attention_mask)[1]
-    q = tf.cast(cache_index, tf.int32) + tf.range(query_length, dtype=tf.int32)[:, None]
-    k = tf.range(length, dtype=tf.int32)[None, :]
-    allowed = k <= q
-    if sliding_window is not None:
-        allowed = tf.logical_and(allowed, q - k < sliding_window)
-    allowed = tf.logical_and(allowed[None], tf.not_equal(attention_mask, 0)[:, None, :])
-    bias = tf.where(allowed, tf.constant(0.0, tf.float32), tf.constant(MASK_VALUE, tf.float32))
-    return bias[:, None, None]
-
-
-def write_cache(layer_cache, cache_index, k, v):
-    """Write new keys/values (batch, kv_heads, t, head_dim) at slot ``cache_index`` of one
-    layer's ``(keys, values)`` buffers (batch, kv_heads, max_length, head_dim)."""
-    zero = tf.constant(0, tf.int32)
-    start = tf.stack([zero, zero, tf.cast(cache_index, tf.int32), zero])
-    k_buf, v_buf = layer_cache
-    return (dynamic_update_slice(k_buf, tf.cast(k, k_buf.dtype), start),
-            dynamic_update_slice(v_buf, tf.cast(v, v_buf.dtype), start))
-
-
-def grouped_attention(q, k, v, bias, scale, softcap=None, dropout=None, training=False):
-    """softmax(q k^T * scale [softcapped] + bias) v with kv heads shared by query groups.
-
-    q: (batch, t, heads, d); k, v: (batch, kv_heads, L, d); bias: (batch, 1, 1, t, L).
-    Returns (batch, t, heads * d). Scores, softcap and softmax are float32.
-    """
-    heads, d = q.shape[2], q.shape[3]
-    kv_heads = k.shape[1]
-    groups = heads // kv_heads
-    b, t = tf.shape(q)[0], tf.shape(q)[1]
-    length = tf.shape(k)[2]
-    # (b, t, kvh, g, d) -> (b, kvh, g, t, d) -> (b, kvh, g*t, d)
-    qg = tf.transpose(tf.reshape(q, [b, t, kv_heads, groups, d]), [0, 2, 3, 1, 4])
-    qg = tf.reshape(qg, [b, kv_heads, groups * t, d])
-    scores = tf.matmul(qg, k, transpose_b=True)
-    scores = tf.reshape(tf.cast(scores, tf.float32), [b, kv_heads, groups, t, length]) * scale
-    if softcap is not None:
-        scores = tf.tanh(scores / softcap) * softcap
-    probs = tf.nn.softmax(scores + tf.cast(bias, tf.float32), axis=-1)
-    if dropout is not None:
-        probs = dropout(probs, training=training)
-    probs = tf.reshape(tf.cast(probs, v.dtype), [b, kv_heads, groups * t, length])
-    ctx = tf.reshape(tf.matmul(probs, v), [b, kv_heads, groups, t, d])
-    return tf.reshape(tf.transpose(ctx, [0, 3, 1, 2, 4]), [b, t, heads * d])
+from .specs import DecoderSpec
 
 
 # ---------------------------------------------------------------------------- layers
@@ -162,19 +40,6 @@ class Conv1D(Dense):
     @property
     def weight(self):
         return self.kernel
-
-
-def make_norm(spec: DecoderSpec, dim=None, name=None):
-    dim = dim or spec.hidden_size
-    if spec.norm == "layer":
-        return LayerNorm(dim, spec.norm_eps, name=name)
-    return RMSNorm(dim, spec.norm_eps, offset=spec.norm_offset, name=name)
-
-
-def _build_all(layer):
-    for v in list(vars(layer).values()):
-        if isinstance(v, keras.layers.Layer) and v is not layer and not v.built:
-            v.build(None)
 
 
 @register_serializable()
@@ -197,8 +62,8 @@ class CausalSelfAttention(keras.layers.Layer):
         self.make_projections(spec, h, q_dim, kv_dim, std)
         self.o_proj = self.dense_class(q_dim, h, use_bias=spec.out_bias, init_std=std,
                                        name="o_proj")
-        self.q_norm = make_norm(spec, spec.head_dim, "q_norm") if spec.qk_norm else None
-        self.k_norm = make_norm(spec, spec.head_dim, "k_norm") if spec.qk_norm else None
+        self.q_norm = spec.make_norm("q_norm", spec.head_dim) if spec.qk_norm else None
+        self.k_norm = spec.make_norm("k_norm", spec.head_dim) if spec.qk_norm else None
         self.dropout = (keras.layers.Dropout(spec.attention_dropout)
                         if spec.attention_dropout else None)
 
@@ -218,7 +83,7 @@ class CausalSelfAttention(keras.layers.Layer):
         return q, k, v
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
 
     def call(self, x, cos=None, sin=None, bias=None, cache=None, cache_index=None,
@@ -265,7 +130,7 @@ class GatedMLP(keras.layers.Layer):
         self.act = get_activation(spec.activation)
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
 
     def call(self, x):
@@ -284,7 +149,7 @@ class MLP(keras.layers.Layer):
         self.act = get_activation(spec.activation)
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
 
     def call(self, x):
@@ -299,21 +164,21 @@ class DecoderBlock(keras.layers.Layer):
     def __init__(self, spec: DecoderSpec, layer_index: int, **kwargs):
         super().__init__(**kwargs)
         self.layer_type = spec.layer_types[layer_index]
-        self.input_norm = make_norm(spec, name="input_norm")
+        self.input_norm = spec.make_norm("input_norm")
         attention = FusedQKVAttention if spec.fused_qkv else CausalSelfAttention
         self.attention = attention(spec, layer_index, name="attention")
-        self.mlp_norm = make_norm(spec, name="mlp_norm")
+        self.mlp_norm = spec.make_norm("mlp_norm")
         self.mlp = GatedMLP(spec, name="mlp") if spec.gated_mlp else MLP(spec, name="mlp")
         if spec.sandwich_norms:
-            self.attention_out_norm = make_norm(spec, name="attention_out_norm")
-            self.mlp_out_norm = make_norm(spec, name="mlp_out_norm")
+            self.attention_out_norm = spec.make_norm("attention_out_norm")
+            self.mlp_out_norm = spec.make_norm("mlp_out_norm")
         else:
             self.attention_out_norm = self.mlp_out_norm = None
         self.dropout = (keras.layers.Dropout(spec.hidden_dropout) if spec.hidden_dropout
                         else None)
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
 
     def _residual(self, x, h, training):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .._keras import keras, register_serializable, track_layers
+from ..errors import ConfigError
 from .activations import get_activation
-from .attention import SelfAttention
+from .attention import attend, merge_heads, split_heads
 from .core import Dense, Embedding, LayerNorm
 
 
@@ -67,6 +68,37 @@ class TextEmbeddings(keras.layers.Layer):
                 token_type_ids = tf.zeros(tf.shape(x)[:2], tf.int32)
             x = x + self.token_type_embeddings(token_type_ids)
         return self.dropout(self.norm(x), training=training)
+
+
+@register_serializable()
+class SelfAttention(keras.layers.Layer):
+    """Q/K/V projections, scaled dot-product attention (:func:`~tfhf.layers.attention.attend`),
+    output projection."""
+
+    def __init__(self, hidden_size, num_heads, dropout=0.0, init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        if hidden_size % num_heads:
+            raise ConfigError(f"hidden_size={hidden_size} is not a multiple of "
+                              f"num_attention_heads={num_heads}.")
+        self.hidden_size, self.num_heads = hidden_size, num_heads
+        self.head_dim = hidden_size // num_heads
+        self.query = Dense(hidden_size, hidden_size, init_std=init_std, name="query")
+        self.key = Dense(hidden_size, hidden_size, init_std=init_std, name="key")
+        self.value = Dense(hidden_size, hidden_size, init_std=init_std, name="value")
+        self.out = Dense(hidden_size, hidden_size, init_std=init_std, name="out")
+        self.dropout = keras.layers.Dropout(dropout)
+
+    def build(self, input_shape=None):
+        for d in (self.query, self.key, self.value, self.out):
+            d.build(None)
+        self.built = True
+
+    def call(self, x, bias=None, training=False):
+        q = split_heads(self.query(x), self.num_heads, self.head_dim)
+        k = split_heads(self.key(x), self.num_heads, self.head_dim)
+        v = split_heads(self.value(x), self.num_heads, self.head_dim)
+        ctx, probs = attend(q, k, v, bias, self.dropout, training)
+        return self.out(merge_heads(ctx)), probs
 
 
 @register_serializable()

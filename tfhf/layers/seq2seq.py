@@ -1,6 +1,6 @@
 """Blocks of encoder-decoder transformers (T5, BART, M2M100/NLLB, Whisper).
 
-A :class:`Seq2SeqSpec` says which parts a family uses: pre- or post-LayerNorm, T5's RMS
+A :class:`~tfhf.layers.specs.Seq2SeqSpec` says which parts a family uses: pre- or post-LayerNorm, T5's RMS
 norm, learned / sinusoidal / relative (T5) positions, gated or plain feed-forward, biases,
 query scaling and embedding scaling. One :class:`Seq2SeqStack` is an encoder or a decoder;
 a decoder layer adds cross-attention over the encoder's states.
@@ -16,67 +16,16 @@ source_length, head_dim) per layer.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
 from .._keras import add_weight, keras, track_layers
 from .activations import get_activation
-from .attention import attend, attention_bias_from_mask
-from .core import Dense, Embedding, LayerNorm, RMSNorm
-from .decoder import causal_bias
-
-LEARNED, SINUSOIDAL, RELATIVE, NONE = "learned", "sinusoidal", "relative", "none"
-# a saved position table (looked up like LEARNED) whose initial value is the sinusoid table
-# (Whisper's encoder: transformers keeps it frozen and saves it as a weight)
-SINUSOIDAL_WEIGHT = "sinusoidal_weight"
-
-
-@dataclass
-class Seq2SeqSpec:
-    """What an encoder-decoder family is made of (built by each family's ``modeling.py``)."""
-
-    vocab_size: int
-    d_model: int
-    encoder_layers: int
-    decoder_layers: int
-    encoder_heads: int
-    decoder_heads: int
-    encoder_ffn: int
-    decoder_ffn: int
-    head_dim: int | None = None  # default d_model // heads (T5: d_kv)
-    activation: str = "gelu"
-    gated_ffn: bool = False  # T5 v1.1: wo(act(wi_0(x)) * wi_1(x))
-    ffn_bias: bool = True
-    attention_bias: bool = True  # q/v/out biases (and k unless key_bias=False)
-    key_bias: bool = True  # Whisper: k_proj has no bias
-    scale_queries: bool = True  # T5 does not scale scores by head_dim ** -0.5
-    norm: str = "layer"  # "layer" or "rms" (T5: no mean, no bias)
-    norm_eps: float = 1e-5
-    pre_norm: bool = True
-    embedding_norm: bool = False  # BART's layernorm_embedding (after embeddings + positions)
-    final_norm: bool = True  # a norm after the last layer of each stack
-    encoder_positions: str = LEARNED
-    decoder_positions: str = LEARNED
-    max_source_positions: int = 1024
-    max_target_positions: int = 1024
-    position_offset: int = 0  # BART's learned table has 2 extra rows in front
-    padding_idx: int = 1  # M2M100 sinusoidal positions skip padding (and start after it)
-    embed_scale: float = 1.0  # sqrt(d_model) when scale_embedding
-    relative_buckets: int = 32
-    relative_max_distance: int = 128
-    init_std: float = 0.02
-    dropout: float = 0.0
-    attention_dropout: float = 0.0
-    activation_dropout: float = 0.0
-
-    def heads(self, decoder):
-        return self.decoder_heads if decoder else self.encoder_heads
-
-    def dim_per_head(self, decoder):
-        return self.head_dim or self.d_model // self.heads(decoder)
+from .attention import (attend, attention_bias_from_mask, causal_bias, merge_heads, split_heads,
+                        write_cache)
+from .core import Dense, Embedding, build_sublayers
+from .specs import LEARNED, RELATIVE, SINUSOIDAL, SINUSOIDAL_WEIGHT, Seq2SeqSpec
 
 
 # ---------------------------------------------------------------------------- positions
@@ -158,18 +107,6 @@ class RelativePositionBias(keras.layers.Layer):
 
 
 # ---------------------------------------------------------------------------- layers
-def _build_all(layer):
-    for v in list(vars(layer).values()):
-        if isinstance(v, keras.layers.Layer) and v is not layer and not v.built:
-            v.build(None)
-
-
-def make_norm(spec: Seq2SeqSpec, name):
-    if spec.norm == "rms":
-        return RMSNorm(spec.d_model, spec.norm_eps, name=name)
-    return LayerNorm(spec.d_model, spec.norm_eps, name=name)
-
-
 class Attention(keras.layers.Layer):
     """q/k/v/out projections; self-attention (with a static cache) or cross-attention."""
 
@@ -187,23 +124,18 @@ class Attention(keras.layers.Layer):
                         if spec.attention_dropout else None)
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
-
-    def _heads(self, x):
-        b, t = tf.shape(x)[0], tf.shape(x)[1]
-        return tf.transpose(tf.reshape(x, [b, t, self.num_heads, self.head_dim]), [0, 2, 1, 3])
 
     def key_values(self, source):
         """(batch, s, d_model) -> k, v of shape (batch, heads, s, head_dim)."""
-        return self._heads(self.k_proj(source)), self._heads(self.v_proj(source))
+        return (split_heads(self.k_proj(source), self.num_heads, self.head_dim),
+                split_heads(self.v_proj(source), self.num_heads, self.head_dim))
 
     def call(self, x, k, v, bias, training=False):
-        q = self._heads(self.q_proj(x))
+        q = split_heads(self.q_proj(x), self.num_heads, self.head_dim)
         ctx, _ = attend(q, k, v, bias, self.dropout, training, scale=self.scale)
-        b, t = tf.shape(x)[0], tf.shape(x)[1]
-        ctx = tf.reshape(tf.transpose(ctx, [0, 2, 1, 3]), [b, t, self.num_heads * self.head_dim])
-        return self.o_proj(ctx)
+        return self.o_proj(merge_heads(ctx))
 
 
 class FeedForward(keras.layers.Layer):
@@ -221,7 +153,7 @@ class FeedForward(keras.layers.Layer):
                         if spec.activation_dropout else None)
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
 
     def call(self, x, training=False):
@@ -241,19 +173,19 @@ class Seq2SeqLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.pre_norm, self.layer_index = spec.pre_norm, layer_index
         self.self_attn = Attention(spec, decoder, name="self_attn")
-        self.self_attn_norm = make_norm(spec, "self_attn_norm")
+        self.self_attn_norm = spec.make_norm("self_attn_norm")
         if decoder:
             self.cross_attn = Attention(spec, decoder, name="cross_attn")
-            self.cross_attn_norm = make_norm(spec, "cross_attn_norm")
+            self.cross_attn_norm = spec.make_norm("cross_attn_norm")
         else:
             self.cross_attn = self.cross_attn_norm = None
         self.ffn = FeedForward(spec, spec.decoder_ffn if decoder else spec.encoder_ffn,
                                name="ffn")
-        self.ffn_norm = make_norm(spec, "ffn_norm")
+        self.ffn_norm = spec.make_norm("ffn_norm")
         self.dropout = keras.layers.Dropout(spec.dropout) if spec.dropout else None
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
 
     def _sublayer(self, x, norm, fn, training):
@@ -268,7 +200,7 @@ class Seq2SeqLayer(keras.layers.Layer):
             nonlocal cache
             k, v = self.self_attn.key_values(h)
             if cache is not None:  # this layer's (keys, values)
-                cache = write_self_cache(cache, cache_index, k, v)
+                cache = write_cache(cache, cache_index, k, v)
                 k, v = cache
             return self.self_attn(h, k, v, self_bias, training=training)
 
@@ -276,7 +208,8 @@ class Seq2SeqLayer(keras.layers.Layer):
         if self.cross_attn is not None:
             k, v = cross_kv
             x = self._sublayer(x, self.cross_attn_norm,
-                               lambda h: self.cross_attn(h, k, v, cross_bias, training=training), training)
+                               lambda h: self.cross_attn(h, k, v, cross_bias, training=training),
+                               training)
         return self._sublayer(x, self.ffn_norm, lambda h: self.ffn(h, training=training),
                              training), cache
 
@@ -307,16 +240,16 @@ class Seq2SeqStack(keras.layers.Layer):
             self.relative_bias = RelativePositionBias(
                 spec.relative_buckets, spec.relative_max_distance, spec.heads(decoder),
                 bidirectional=not decoder, init_std=spec.init_std, name="relative_bias")
-        self.embedding_norm = make_norm(spec, "embedding_norm") if spec.embedding_norm else None
+        self.embedding_norm = spec.make_norm("embedding_norm") if spec.embedding_norm else None
         n = spec.decoder_layers if decoder else spec.encoder_layers
-        self.layers_ = track_layers(self, "layer", [Seq2SeqLayer(spec, decoder, i,
-                                                                 name=f"layer_{i}")
-                                                    for i in range(n)])
-        self.final_norm = make_norm(spec, "final_norm") if spec.final_norm else None
+        self.blocks = track_layers(self, "layer", [Seq2SeqLayer(spec, decoder, i,
+                                                                name=f"layer_{i}")
+                                                   for i in range(n)])
+        self.final_norm = spec.make_norm("final_norm") if spec.final_norm else None
         self.dropout = keras.layers.Dropout(spec.dropout) if spec.dropout else None
 
     def build(self, input_shape=None):
-        _build_all(self)
+        build_sublayers(self)
         self.built = True
 
     def add_positions(self, x, position_ids):
@@ -347,7 +280,7 @@ class Seq2SeqStack(keras.layers.Layer):
             self_bias = self_bias + self.relative_bias(queries, length)
         hidden = [x] if output_hidden_states else None
         new_cache = []
-        for i, layer in enumerate(self.layers_):
+        for i, layer in enumerate(self.blocks):
             kv = cross_kv[i] if cross_kv is not None else None
             x, layer_cache = layer(x, self_bias, cache=None if cache is None else cache[i],
                                    cache_index=cache_index, cross_kv=kv, cross_bias=cross_bias,
@@ -365,19 +298,7 @@ class Seq2SeqStack(keras.layers.Layer):
 
     def cross_key_values(self, encoder_hidden):
         """Per decoder layer, (k, v) of the encoder states: a list of pairs."""
-        return [layer.cross_attn.key_values(encoder_hidden) for layer in self.layers_]
-
-
-def write_self_cache(layer_cache, cache_index, k, v):
-    """Write a decoder layer's new keys/values (batch, heads, t, head_dim) at slot
-    ``cache_index`` of its ``(keys, values)`` buffers (batch, heads, L, head_dim), in place
-    (XLA's dynamic-update-slice). One buffer pair per layer, as the decoder-only models: a
-    layer writes and reads only its own buffers, never slices of a stacked tensor."""
-    start = tf.stack([tf.constant(0, tf.int32), tf.constant(0, tf.int32),
-                      tf.cast(cache_index, tf.int32), tf.constant(0, tf.int32)])
-    k_buf, v_buf = layer_cache
-    return (dynamic_update_slice(k_buf, tf.cast(k, k_buf.dtype), start),
-            dynamic_update_slice(v_buf, tf.cast(v, v_buf.dtype), start))
+        return [layer.cross_attn.key_values(encoder_hidden) for layer in self.blocks]
 
 
 def encoder_bias(attention_mask):

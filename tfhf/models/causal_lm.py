@@ -23,8 +23,10 @@ import tensorflow as tf
 from .._keras import keras, register_serializable, track_layers
 from ..errors import InvalidInputError, TfhfError
 from ..layers.core import Dense, Embedding
-from ..layers.decoder import DecoderBlock, DecoderSpec, causal_bias, make_norm
+from ..layers.attention import causal_bias
+from ..layers.decoder import DecoderBlock
 from ..layers.rotary import RotaryEmbedding
+from ..layers.specs import DecoderSpec
 from ..training import losses
 from .. import outputs as O
 from .base import TFPreTrainedModel
@@ -52,7 +54,7 @@ class DecoderMainLayer(keras.layers.Layer):
                               if spec.embedding_dropout else None)
         self.blocks = track_layers(self, "block", [DecoderBlock(spec, i, name=f"block_{i}")
                                                    for i in range(spec.num_layers)])
-        self.norm = make_norm(spec, name="norm")
+        self.norm = spec.make_norm("norm")
         # one rotary table per distinct rope setting (Gemma 3: local and global layers)
         self._rotary = {}
         if not spec.learned_positions:

@@ -1,37 +1,17 @@
 """The backbone shared by BERT-style encoders (BERT, RoBERTa, DistilBERT).
 
-A family describes itself with an :class:`EncoderSpec` built from its config; the layer
+A family describes itself with an :class:`~tfhf.layers.specs.EncoderSpec` built from its config; the layer
 below turns ids into hidden states with ``tfhf.layers`` blocks and checks its inputs.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import tensorflow as tf
 
 from .._keras import keras, register_serializable
 from ..errors import InvalidInputError
 from ..layers import EncoderStack, Pooler, TextEmbeddings, attention_bias_from_mask
-
-
-@dataclass
-class EncoderSpec:
-    vocab_size: int
-    hidden_size: int
-    num_layers: int
-    num_heads: int
-    intermediate_size: int
-    max_positions: int
-    activation: str = "gelu"
-    type_vocab_size: int = 0
-    layer_norm_eps: float = 1e-12
-    hidden_dropout: float = 0.1
-    attention_dropout: float = 0.1
-    init_std: float = 0.02
-    pad_token_id: int | None = 0
-    roberta_positions: bool = False
-    attention_output_dropout: bool = True
+from ..layers.specs import EncoderSpec
 
 
 @register_serializable()

@@ -19,8 +19,9 @@ import tensorflow as tf
 from .._keras import add_weight, keras
 from ..errors import InvalidInputError
 from ..layers.core import Dense, Embedding
-from ..layers.seq2seq import (LEARNED, SINUSOIDAL, Seq2SeqSpec, Seq2SeqStack, decoder_self_bias,
-                              encoder_bias, padded_position_ids, shift_tokens_right)
+from ..layers.seq2seq import (Seq2SeqStack, decoder_self_bias, encoder_bias, padded_position_ids,
+                              shift_tokens_right)
+from ..layers.specs import LEARNED, SINUSOIDAL, Seq2SeqSpec
 from ..training import losses
 from .. import outputs as O
 from .base import TFPreTrainedModel

@@ -35,7 +35,7 @@ def stack_weights(config, with_decoder=True, learned_positions=True, embedding_n
         if final_norm:
             _norm(t, f"{stack}.layer_norm", f"{stack}.final_norm")
         for i in range(n):
-            hf, tf = f"{stack}.layers.{i}", f"{stack}.layers_.{i}"
+            hf, tf = f"{stack}.layers.{i}", f"{stack}.blocks.{i}"
             for a, b in _LAYER + (_CROSS if decoder else []):
                 t[f"{hf}.{a}.weight"] = f"{tf}.{b}.kernel"
                 t[f"{hf}.{a}.bias"] = f"{tf}.{b}.bias"

@@ -10,7 +10,8 @@ import tensorflow as tf
 from transformers import BartConfig
 
 from ...errors import InvalidInputError
-from ...layers.seq2seq import LEARNED, Seq2SeqSpec, shift_tokens_right
+from ...layers.seq2seq import shift_tokens_right
+from ...layers.specs import LEARNED, Seq2SeqSpec
 from ...training import losses
 from ... import outputs as O
 from ..heads import ClassificationHead

@@ -13,8 +13,8 @@ soft-capping of the final logits: ``cap * tanh(x / cap)``.
 from transformers import Gemma3TextConfig
 
 from ...errors import ConfigError
-from ...layers.decoder import FULL, SLIDING, DecoderSpec
 from ...layers.rotary import rope_parameters
+from ...layers.specs import FULL, SLIDING, DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
 from . import convert
 

@@ -5,7 +5,7 @@ embeddings. Every head is its own kv head (``kv_heads = heads``)."""
 from transformers import GPT2Config
 
 from ...errors import ConfigError
-from ...layers.decoder import DecoderSpec
+from ...layers.specs import DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
 from . import convert
 

@@ -4,8 +4,8 @@
 
 from transformers import LlamaConfig
 
-from ...layers.decoder import FULL, SLIDING, DecoderSpec
 from ...layers.rotary import rope_parameters
+from ...layers.specs import FULL, SLIDING, DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
 from . import convert
 

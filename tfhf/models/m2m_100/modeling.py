@@ -5,7 +5,7 @@ encoder-decoder with fairseq's sinusoidal positions (real tokens numbered from
 
 from transformers import M2M100Config
 
-from ...layers.seq2seq import SINUSOIDAL
+from ...layers.specs import SINUSOIDAL
 from ..bart.modeling import bart_spec
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
 from . import convert

@@ -30,7 +30,7 @@ def base_weights(config, with_decoder=True):
             f"{stack}.relative_bias.embedding.embeddings"
         t[f"{stack}.final_layer_norm.weight"] = f"{stack}.final_norm.weight"
         for i in range(n):
-            hf, tf = f"{stack}.block.{i}.layer", f"{stack}.layers_.{i}"
+            hf, tf = f"{stack}.block.{i}.layer", f"{stack}.blocks.{i}"
             _attention(t, f"{hf}.0.SelfAttention", f"{tf}.self_attn")
             t[f"{hf}.0.layer_norm.weight"] = f"{tf}.self_attn_norm.weight"
             if decoder:

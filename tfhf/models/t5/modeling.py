@@ -13,7 +13,7 @@ checkpoint has no ``lm_head.weight`` (what PyTorch does, by tying).
 import tensorflow as tf
 from transformers import T5Config
 
-from ...layers.seq2seq import RELATIVE, Seq2SeqSpec
+from ...layers.specs import RELATIVE, Seq2SeqSpec
 from ... import outputs as O
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
 from . import convert

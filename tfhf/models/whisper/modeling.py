@@ -23,7 +23,7 @@ from transformers import WhisperConfig
 from ...errors import InvalidInputError
 from ...layers.activations import get_activation
 from ...layers.conv import Conv1D
-from ...layers.seq2seq import LEARNED, SINUSOIDAL_WEIGHT, Seq2SeqSpec
+from ...layers.specs import LEARNED, SINUSOIDAL_WEIGHT, Seq2SeqSpec
 from ..seq2seq import (Seq2SeqMainLayer, TFSeq2SeqLMBase, TFSeq2SeqModel,
                        TFSeq2SeqPreTrainedModel)
 from . import convert
