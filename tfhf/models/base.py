@@ -17,7 +17,7 @@ from .._keras import keras
 from ..errors import ConfigError, InvalidInputError, ModelNotFoundError, UnsupportedModelError
 from ..hub.resolve import ModelSource, split_gguf_path
 from ..training.keras_fit import KerasTrainingMixin
-from . import weights as W
+from . import weights
 
 
 def load_config(source: ModelSource, config=None, gguf_file=None, **config_kwargs):
@@ -165,14 +165,15 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
     def hf_state_dict(self):
         """Weights under HF names in PyTorch layout (numpy)."""
         self.build_weights()
-        return {name: W.to_hf_layout(path, W.resolve(self, path).numpy())
+        return {name: weights.to_hf_layout(path, weights.resolve(self, path).numpy())
                 for name, path in self.weight_table().items()}
 
     def load_hf_state(self, state, ignore_mismatched_sizes=False, source="checkpoint"):
         self.build_weights()
-        info = W.load_state_into(self, self.weight_table(), state, prefix=self.base_model_prefix,
-                                 ignore_mismatched_sizes=ignore_mismatched_sizes, source=source,
-                                 tied_keys=self.tied_keys)
+        info = weights.load_state_into(
+            self, self.weight_table(), state, prefix=self.base_model_prefix,
+            ignore_mismatched_sizes=ignore_mismatched_sizes, source=source,
+            tied_keys=self.tied_keys)
         return info
 
     # ------------------------------------------------------------------ loading
@@ -213,10 +214,10 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         # variables the checkpoint did not provide get their real (random) initial values
         table = model.weight_table()
         missing = set(info["missing_keys"]) | {k for k, _, _ in info["mismatched_keys"]}
-        loaded = {id(W.resolve(model, p)) for k, p in table.items() if k not in missing}
+        loaded = {id(weights.resolve(model, p)) for k, p in table.items() if k not in missing}
         _keras.initialize_pending(pending, [v for v, _ in pending.values()
                                             if id(v) not in loaded])
-        W.report(info, type(model).__name__, path)
+        weights.report(info, type(model).__name__, path)
         model._load_generation_config(source)
         model.name_or_path = path
         if output_loading_info:
@@ -346,6 +347,11 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
             for k, v in zip(("attention_mask", "token_type_ids"), seq[1:]):
                 kwargs.setdefault(k, v)
         return input_ids, kwargs
+
+    @staticmethod
+    def _finish(out, return_dict):
+        """``return_dict=False`` gives the output's tuple, as transformers' models do."""
+        return out if return_dict is None or return_dict else out.to_tuple()
 
     @property
     def dummy_inputs(self):

@@ -21,15 +21,17 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .._keras import keras, register_serializable, track_layers
-from ..errors import InvalidInputError, TfhfError
-from ..layers.core import Dense, Embedding
+from ..errors import InvalidInputError
+from ..generation import TFGenerationMixin
 from ..layers.attention import causal_bias
+from ..layers.core import Dense, Embedding
 from ..layers.decoder import DecoderBlock
 from ..layers.rotary import RotaryEmbedding
 from ..layers.specs import DecoderSpec
 from ..training import losses
-from .. import outputs as O
+from .. import outputs
 from .base import TFPreTrainedModel
+from .inputs import check_mask_shape, check_token_ids, mask_or_ones, reject_unexpected
 
 
 def default_position_ids(attention_mask):
@@ -105,26 +107,6 @@ class DecoderMainLayer(keras.layers.Layer):
         return x, cache, hidden
 
 
-class _GenerationPending:
-    def generate(self, *args, **kwargs):
-        raise TfhfError("generate() comes from tfhf.generation, which this installation "
-                        "does not provide.")
-
-
-def _generation_mixin():
-    """``tfhf.generation.TFGenerationMixin`` (``generate``, generation config handling).
-
-    Only a missing package or name falls back to a stub; an error inside it propagates.
-    """
-    try:
-        from ..generation import TFGenerationMixin
-    except ImportError as e:
-        if e.name == "tfhf.generation":
-            return _GenerationPending
-        raise
-    return TFGenerationMixin
-
-
 class TFDecoderPreTrainedModel(TFPreTrainedModel):
     """A model whose backbone is :class:`DecoderMainLayer`; families set ``spec(config)``."""
 
@@ -157,41 +139,16 @@ class TFDecoderPreTrainedModel(TFPreTrainedModel):
 
     # ------------------------------------------------------------------ inputs
     def _check_inputs(self, input_ids, attention_mask, position_ids, extra):
-        unknown = sorted(k for k, v in extra.items() if v is not None)
-        if unknown:
-            raise InvalidInputError(
-                f"{type(self).__name__} got unexpected inputs {unknown}; it accepts "
-                f"{list(self.model_input_names)} (and labels).")
+        reject_unexpected(self, extra, self.model_input_names)
         if input_ids is None:
             raise InvalidInputError("Pass input_ids to the model.")
-        input_ids = tf.convert_to_tensor(input_ids)
-        if not input_ids.dtype.is_integer:
-            raise InvalidInputError(f"input_ids must be integers, got {input_ids.dtype.name}.")
-        if input_ids.shape.rank != 2:
-            raise InvalidInputError(f"input_ids must have shape (batch, sequence); got "
-                                    f"{input_ids.shape}.")
-        input_ids = tf.cast(input_ids, tf.int32)
         spec = self.decoder_spec
-        length = input_ids.shape[1]
-        if spec.learned_positions and length is not None and length > spec.max_positions:
-            raise InvalidInputError(
-                f"Sequence length {length} is longer than this model's maximum of "
-                f"{spec.max_positions} positions. Truncate the input.")
-        if tf.executing_eagerly():
-            ids = input_ids.numpy()
-            if ids.size and (ids.max() >= spec.vocab_size or ids.min() < 0):
-                bad = int(ids.max() if ids.max() >= spec.vocab_size else ids.min())
-                raise InvalidInputError(
-                    f"input_ids contains token id {bad}, outside the vocabulary "
-                    f"[0, {spec.vocab_size}). The tokenizer and the model do not match.")
-        if attention_mask is None:
-            attention_mask = tf.ones_like(input_ids)
-        else:
-            attention_mask = tf.cast(tf.convert_to_tensor(attention_mask), tf.int32)
-            if (input_ids.shape.is_fully_defined() and attention_mask.shape.is_fully_defined()
-                    and tuple(attention_mask.shape) != tuple(input_ids.shape)):
-                raise InvalidInputError(f"attention_mask has shape {tuple(attention_mask.shape)}"
-                                        f" but input_ids has shape {tuple(input_ids.shape)}.")
+        input_ids = tf.cast(check_token_ids(
+            input_ids, spec.vocab_size,
+            max_length=spec.max_positions if spec.learned_positions else None,
+            length_note=". Truncate the input."), tf.int32)
+        attention_mask = mask_or_ones(attention_mask, input_ids)
+        check_mask_shape(attention_mask, input_ids)
         if position_ids is None:
             position_ids = default_position_ids(attention_mask)
         else:
@@ -209,10 +166,6 @@ class TFDecoderPreTrainedModel(TFPreTrainedModel):
                                        training=training)
         return x, (tuple(hidden) if hidden is not None else None)
 
-    @staticmethod
-    def _finish(out, return_dict):
-        return out if return_dict is None or return_dict else out.to_tuple()
-
 
 class TFDecoderModel(TFDecoderPreTrainedModel):
     """The bare decoder: ``last_hidden_state`` (after the final norm) and ``hidden_states``."""
@@ -225,11 +178,11 @@ class TFDecoderModel(TFDecoderPreTrainedModel):
                                                          position_ids=position_ids, **kwargs))
         mask, pos = kwargs.pop("attention_mask"), kwargs.pop("position_ids")
         x, hidden = self._run(input_ids, mask, pos, output_hidden_states, training, kwargs)
-        return self._finish(O.TFBaseModelOutput(last_hidden_state=x, hidden_states=hidden),
+        return self._finish(outputs.TFBaseModelOutput(last_hidden_state=x, hidden_states=hidden),
                             return_dict)
 
 
-class TFCausalLMBase(_generation_mixin(), TFDecoderPreTrainedModel):
+class TFCausalLMBase(TFGenerationMixin, TFDecoderPreTrainedModel):
     """Backbone + LM head (tied to the token embeddings when ``tie_word_embeddings``)."""
 
     task = "causal_lm"
@@ -267,7 +220,7 @@ class TFCausalLMBase(_generation_mixin(), TFDecoderPreTrainedModel):
         logits = self.lm_logits(x)
         loss = None if labels is None else losses.causal_lm_loss(tf.convert_to_tensor(labels),
                                                                  logits)
-        return self._finish(O.TFCausalLMOutputWithPast(loss=loss, logits=logits,
+        return self._finish(outputs.TFCausalLMOutputWithPast(loss=loss, logits=logits,
                                                        hidden_states=hidden), return_dict)
 
     # ------------------------------------------------------------------ cache contract
@@ -304,6 +257,7 @@ class TFCausalLMBase(_generation_mixin(), TFDecoderPreTrainedModel):
                                       tf.cast(attention_mask, tf.int32), cache=cache,
                                       cache_index=tf.cast(cache_index, tf.int32))
         return self.lm_logits(x), cache
+
 
 
 def lm_head_weights(config):

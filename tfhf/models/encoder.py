@@ -1,7 +1,11 @@
-"""The backbone shared by BERT-style encoders (BERT, RoBERTa, DistilBERT).
+"""BERT-style encoders (BERT, RoBERTa, DistilBERT): the backbone and the task models.
 
-A family describes itself with an :class:`~tfhf.layers.specs.EncoderSpec` built from its config; the layer
-below turns ids into hidden states with ``tfhf.layers`` blocks and checks its inputs.
+A family describes itself with an :class:`~tfhf.layers.specs.EncoderSpec` built from its
+config; :class:`EncoderMainLayer` turns ids into hidden states with ``tfhf.layers`` blocks
+and checks its inputs. A family class is ``class TFBertForSequenceClassification(
+SequenceClassificationModel, TFBertPreTrainedModel)``: the family part brings the backbone
+and its weight names, the task part brings the head (:mod:`tfhf.models.heads`), the loss
+and the output type.
 """
 
 from __future__ import annotations
@@ -12,10 +16,17 @@ from .._keras import keras, register_serializable
 from ..errors import InvalidInputError
 from ..layers import EncoderStack, Pooler, TextEmbeddings, attention_bias_from_mask
 from ..layers.specs import EncoderSpec
+from ..training import losses
+from .. import outputs
+from .base import TFPreTrainedModel
+from .heads import ClassificationHead, MaskedLMHead, TokenHead
+from .inputs import check_mask_shape, check_token_ids, check_token_type_ids, reject_unexpected
 
 
 @register_serializable()
 class EncoderMainLayer(keras.layers.Layer):
+    """Embeddings -> encoder blocks [-> pooler]; checks its inputs (tfhf.models.inputs)."""
+
     def __init__(self, spec: EncoderSpec, with_pooler=True, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
@@ -30,7 +41,8 @@ class EncoderMainLayer(keras.layers.Layer):
             layer_norm_eps=spec.layer_norm_eps, hidden_dropout=spec.hidden_dropout,
             attention_dropout=spec.attention_dropout, init_std=spec.init_std,
             attention_output_dropout=spec.attention_output_dropout, name="encoder")
-        self.pooler = Pooler(spec.hidden_size, spec.init_std, name="pooler") if with_pooler else None
+        self.pooler = (Pooler(spec.hidden_size, spec.init_std, name="pooler") if with_pooler
+                       else None)
 
     def build(self, input_shape=None):
         self.embeddings.build(None)
@@ -39,37 +51,17 @@ class EncoderMainLayer(keras.layers.Layer):
             self.pooler.build(None)
         self.built = True
 
-    def check_inputs(self, input_ids):
-        """Shape and range checks with tfhf errors (static shapes, and ids when eager)."""
-        spec = self.spec
-        limit = spec.max_positions - ((spec.pad_token_id or 0) + 1 if spec.roberta_positions else 0)
-        length = input_ids.shape[1] if input_ids.shape.rank == 2 else None
-        if input_ids.shape.rank is not None and input_ids.shape.rank != 2:
-            raise InvalidInputError(f"input_ids must have shape (batch, sequence); got "
-                                    f"{input_ids.shape}.")
-        if length is not None and length > limit:
-            raise InvalidInputError(
-                f"Sequence length {length} is longer than this model's maximum of {limit} "
-                f"positions (max_position_embeddings={spec.max_positions}). Truncate the input, "
-                "e.g. tokenizer(..., truncation=True, max_length=...).")
-        if tf.executing_eagerly():
-            ids = input_ids.numpy()
-            if ids.size and (ids.max() >= spec.vocab_size or ids.min() < 0):
-                bad = int(ids.max() if ids.max() >= spec.vocab_size else ids.min())
-                raise InvalidInputError(
-                    f"input_ids contains token id {bad}, outside the vocabulary "
-                    f"[0, {spec.vocab_size}). The tokenizer and the model do not match.")
-
     def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
              inputs_embeds=None, output_hidden_states=False, output_attentions=False,
              training=False):
         if input_ids is None and inputs_embeds is None:
             raise InvalidInputError("Pass input_ids (or inputs_embeds) to the model.")
+        spec = self.spec
         if input_ids is not None:
-            input_ids = tf.convert_to_tensor(input_ids)
-            if not input_ids.dtype.is_integer:
-                raise InvalidInputError(f"input_ids must be integers, got {input_ids.dtype.name}.")
-            self.check_inputs(input_ids)
+            input_ids = check_token_ids(
+                input_ids, spec.vocab_size, max_length=spec.max_length(),
+                length_note=f" (max_position_embeddings={spec.max_positions}). Truncate the "
+                "input, e.g. tokenizer(..., truncation=True, max_length=...).")
             shape = tf.shape(input_ids)
         else:
             shape = tf.shape(inputs_embeds)[:2]
@@ -80,20 +72,10 @@ class EncoderMainLayer(keras.layers.Layer):
             if attention_mask.shape.rank is not None and attention_mask.shape.rank != 2:
                 raise InvalidInputError(f"attention_mask must have shape (batch, sequence); got "
                                         f"{tuple(attention_mask.shape)}.")
-            if (input_ids is not None and input_ids.shape.is_fully_defined()
-                    and attention_mask.shape.is_fully_defined()
-                    and tuple(attention_mask.shape) != tuple(input_ids.shape)):
-                raise InvalidInputError(f"attention_mask has shape {tuple(attention_mask.shape)} "
-                                        f"but input_ids has shape {tuple(input_ids.shape)}.")
+            if input_ids is not None:
+                check_mask_shape(attention_mask, input_ids)
         if token_type_ids is not None:
-            token_type_ids = tf.convert_to_tensor(token_type_ids)
-            n_types = self.spec.type_vocab_size
-            if tf.executing_eagerly() and token_type_ids.shape.num_elements():
-                top = int(tf.reduce_max(token_type_ids))
-                if top >= n_types or int(tf.reduce_min(token_type_ids)) < 0:
-                    raise InvalidInputError(
-                        f"token_type_ids contains {top}, outside [0, {n_types}) "
-                        f"(type_vocab_size={n_types}).")
+            token_type_ids = check_token_type_ids(token_type_ids, spec.type_vocab_size)
         x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                             inputs_embeds=inputs_embeds, training=training)
         bias = attention_bias_from_mask(attention_mask)
@@ -101,3 +83,190 @@ class EncoderMainLayer(keras.layers.Layer):
                                         output_attentions=output_attentions, training=training)
         pooled = self.pooler(x) if self.pooler is not None else None
         return x, pooled, hidden, attns
+
+
+# ---------------------------------------------------------------------------- task models
+class EncoderPreTrainedModel(TFPreTrainedModel):
+    """A model whose backbone is :class:`EncoderMainLayer`; families give ``spec(config)``."""
+
+    uses_pooler = False
+    model_input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids",
+                         "inputs_embeds")
+
+    @staticmethod
+    def spec(config):  # pragma: no cover - families override
+        raise NotImplementedError
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        main = EncoderMainLayer(self.spec(config), with_pooler=self._uses_pooler(),
+                                name=self.base_model_prefix)
+        setattr(self, self.base_model_prefix, main)
+
+    @property
+    def main_layer(self):
+        return getattr(self, self.base_model_prefix)
+
+    def _uses_pooler(self):
+        return self.task is None or self.uses_pooler
+
+    def get_input_embeddings(self):
+        return self.main_layer.embeddings.word_embeddings
+
+    def _forward(self, input_ids, inputs, label_names, output_hidden_states, output_attentions,
+                 training):
+        """Unpack the inputs, set the labels aside and run the backbone: returns
+        ``(hidden, pooled, hidden_states, attentions, labels)``."""
+        input_ids, inputs = self._unpack(input_ids, inputs)
+        labels = {k: inputs.pop(k, None) for k in label_names}
+        allowed = set(self.model_input_names) - {"input_ids"}
+        reject_unexpected(self, {k: v for k, v in inputs.items() if k not in allowed},
+                          sorted(self.model_input_names))
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        if output_attentions is None:
+            output_attentions = getattr(self.config, "output_attentions", False)
+        return (*self.main_layer(input_ids, **{k: v for k, v in inputs.items() if v is not None},
+                                 output_hidden_states=bool(output_hidden_states),
+                                 output_attentions=bool(output_attentions), training=training),
+                labels)
+
+
+class BaseModel:
+    """The bare backbone: ``last_hidden_state`` and ``pooler_output``."""
+
+    task = None
+
+    def call(self, input_ids=None, attention_mask=None, output_hidden_states=None,
+             output_attentions=None, return_dict=None, training=False, **inputs):
+        x, pooled, hidden, attns, _ = self._forward(
+            input_ids, dict(attention_mask=attention_mask, **inputs), (),
+            output_hidden_states, output_attentions, training)
+        if pooled is None:  # a backbone without pooler (DistilBERT)
+            return self._finish(outputs.TFBaseModelOutput(
+                last_hidden_state=x, hidden_states=hidden, attentions=attns), return_dict)
+        return self._finish(outputs.TFBaseModelOutputWithPooling(
+            last_hidden_state=x, pooler_output=pooled, hidden_states=hidden, attentions=attns),
+            return_dict)
+
+
+class SequenceClassificationModel:
+    task = "sequence_classification"
+    classifier_activation = None  # e.g. "tanh" (RoBERTa) or "relu" (DistilBERT)
+    classifier_input_dropout = True  # dropout before the inner dense (False: DistilBERT)
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        spec = self.spec(config)
+        self.classifier = ClassificationHead(
+            spec.hidden_size, config.num_labels, dropout=self.classifier_dropout(config),
+            inner_activation=self.classifier_activation, use_pooled=self.uses_pooler,
+            init_std=spec.init_std, input_dropout=self.classifier_input_dropout,
+            name="classifier")
+
+    @staticmethod
+    def classifier_dropout(config):
+        d = getattr(config, "classifier_dropout", None)
+        return d if d is not None else getattr(config, "hidden_dropout_prob", 0.1)
+
+    def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
+             output_attentions=None, return_dict=None, training=False, **inputs):
+        x, pooled, hidden, attns, lab = self._forward(
+            input_ids, dict(attention_mask=attention_mask, labels=labels, **inputs), ("labels",),
+            output_hidden_states, output_attentions, training)
+        logits = tf.cast(self.classifier(x, pooled, training=training), tf.float32)
+        loss = None
+        if lab["labels"] is not None:
+            loss = losses.sequence_classification_loss(
+                tf.convert_to_tensor(lab["labels"]), logits, self.config.problem_type,
+                self.config.num_labels)
+        return self._finish(outputs.TFSequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)
+
+
+class TokenClassificationModel:
+    task = "token_classification"
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        spec = self.spec(config)
+        self.classifier = TokenHead(spec.hidden_size, config.num_labels,
+                                    self.classifier_dropout(config), spec.init_std,
+                                    name="classifier")
+
+    classifier_dropout = staticmethod(SequenceClassificationModel.classifier_dropout)
+
+    def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
+             output_attentions=None, return_dict=None, training=False, **inputs):
+        x, _, hidden, attns, lab = self._forward(
+            input_ids, dict(attention_mask=attention_mask, labels=labels, **inputs), ("labels",),
+            output_hidden_states, output_attentions, training)
+        logits = tf.cast(self.classifier(x, training=training), tf.float32)
+        loss = None if lab["labels"] is None else losses.masked_sparse_ce(lab["labels"], logits)
+        return self._finish(outputs.TFTokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)
+
+
+class QuestionAnsweringModel:
+    task = "question_answering"
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        spec = self.spec(config)
+        self.qa_outputs = TokenHead(spec.hidden_size, config.num_labels,
+                                    self.qa_dropout(config), spec.init_std, name="qa_outputs")
+
+    @staticmethod
+    def qa_dropout(config):
+        return 0.0  # BERT and RoBERTa apply none; DistilBERT overrides
+
+    def call(self, input_ids=None, attention_mask=None, start_positions=None,
+             end_positions=None, output_hidden_states=None, output_attentions=None,
+             return_dict=None, training=False, **inputs):
+        x, _, hidden, attns, lab = self._forward(
+            input_ids, dict(attention_mask=attention_mask, start_positions=start_positions,
+                            end_positions=end_positions, **inputs),
+            ("start_positions", "end_positions"), output_hidden_states, output_attentions,
+            training)
+        logits = tf.cast(self.qa_outputs(x, training=training), tf.float32)
+        start, end = logits[..., 0], logits[..., 1]  # num_labels is 2 for QA heads
+        loss = None
+        if lab["start_positions"] is not None and lab["end_positions"] is not None:
+            loss = losses.question_answering_loss(lab["start_positions"], lab["end_positions"],
+                                                  start, end)
+        return self._finish(outputs.TFQuestionAnsweringModelOutput(
+            loss=loss, start_logits=start, end_logits=end, hidden_states=hidden,
+            attentions=attns), return_dict)
+
+
+class MaskedLMModel:
+    task = "masked_lm"
+    mlm_activation = None  # defaults to the config's hidden activation
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        spec = self.spec(config)
+        self.mlm = MaskedLMHead(spec.hidden_size, spec.vocab_size,
+                                self.mlm_activation or spec.activation, spec.layer_norm_eps,
+                                tied=getattr(config, "tie_word_embeddings", True),
+                                init_std=spec.init_std, name="mlm")
+
+    def hf_state_dict(self):
+        state = super().hf_state_dict()
+        if not getattr(self.config, "tie_word_embeddings", True):
+            # An untied PyTorch head still has its (unused) tied-mode output bias; write it
+            # so that from_pretrained there reports no missing weight.
+            decoder_bias = [k for k in state if k.endswith("decoder.bias")]
+            for unused in self.tied_keys if decoder_bias else ():
+                state.setdefault(unused, state[decoder_bias[0]])
+        return state
+
+    def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
+             output_attentions=None, return_dict=None, training=False, **inputs):
+        x, _, hidden, attns, lab = self._forward(
+            input_ids, dict(attention_mask=attention_mask, labels=labels, **inputs), ("labels",),
+            output_hidden_states, output_attentions, training)
+        logits = tf.cast(self.mlm(x, embedding=self.get_input_embeddings()), tf.float32)
+        loss = None if lab["labels"] is None else losses.masked_sparse_ce(lab["labels"], logits)
+        return self._finish(outputs.TFMaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)

@@ -18,13 +18,15 @@ import tensorflow as tf
 
 from .._keras import add_weight, keras
 from ..errors import InvalidInputError
+from ..generation.seq2seq import Seq2SeqGenerationMixin
 from ..layers.core import Dense, Embedding
 from ..layers.seq2seq import (Seq2SeqStack, decoder_self_bias, encoder_bias, padded_position_ids,
                               shift_tokens_right)
 from ..layers.specs import LEARNED, SINUSOIDAL, Seq2SeqSpec
 from ..training import losses
-from .. import outputs as O
+from .. import outputs
 from .base import TFPreTrainedModel
+from .inputs import check_token_ids, mask_or_ones, reject_unexpected
 
 
 class Seq2SeqMainLayer(keras.layers.Layer):
@@ -140,39 +142,17 @@ class TFSeq2SeqPreTrainedModel(TFPreTrainedModel):
 
     # ------------------------------------------------------------------ inputs
     def _ids(self, ids, name):
-        ids = tf.convert_to_tensor(ids)
-        if not ids.dtype.is_integer:
-            raise InvalidInputError(f"{name} must be integers, got {ids.dtype.name}.")
-        if ids.shape.rank != 2:
-            raise InvalidInputError(f"{name} must have shape (batch, sequence); got {ids.shape}.")
-        ids = tf.cast(ids, tf.int32)
-        vocab = self.seq2seq_spec.vocab_size
-        if tf.executing_eagerly():
-            a = ids.numpy()
-            if a.size and (a.max() >= vocab or a.min() < 0):
-                bad = int(a.max() if a.max() >= vocab else a.min())
-                raise InvalidInputError(f"{name} contains token id {bad}, outside the vocabulary "
-                                        f"[0, {vocab}). The tokenizer and the model do not match.")
-        return ids
-
-    @staticmethod
-    def _mask(mask, like):
-        return tf.ones_like(like) if mask is None else tf.cast(tf.convert_to_tensor(mask),
-                                                               tf.int32)
+        return tf.cast(check_token_ids(ids, self.seq2seq_spec.vocab_size, name), tf.int32)
 
     def _encoder_input(self, inputs):
         """Checks the encoder's input (token ids; Whisper: log-mel features)."""
         return self._ids(inputs, "input_ids")
 
     def _encoder_mask(self, attention_mask, inputs):
-        return self._mask(attention_mask, inputs)
+        return mask_or_ones(attention_mask, inputs)
 
     def _check_unknown(self, extra):
-        unknown = sorted(k for k, v in extra.items() if v is not None)
-        if unknown:
-            raise InvalidInputError(
-                f"{type(self).__name__} got unexpected inputs {unknown}; it accepts "
-                f"{list(self.model_input_names)} (and labels, encoder_outputs).")
+        reject_unexpected(self, extra, self.model_input_names, also="labels, encoder_outputs")
 
     def _run(self, inputs, attention_mask, decoder_input_ids, decoder_attention_mask,
              encoder_outputs, output_hidden_states, training):
@@ -194,7 +174,7 @@ class TFSeq2SeqPreTrainedModel(TFPreTrainedModel):
             raise InvalidInputError(f"{type(self).__name__} needs decoder_input_ids (or labels, "
                                     "which are shifted right to make them).")
         dec_ids = self._ids(decoder_input_ids, "decoder_input_ids")
-        dec_mask = self._mask(decoder_attention_mask, dec_ids)
+        dec_mask = mask_or_ones(decoder_attention_mask, dec_ids)
         x, _, dec_hidden = self.model.decode(dec_ids, dec_mask, enc, enc_mask,
                                              output_hidden_states=output_hidden_states,
                                              training=training)
@@ -216,10 +196,6 @@ class TFSeq2SeqPreTrainedModel(TFPreTrainedModel):
             raise InvalidInputError(f"{type(self).__name__} takes no token_type_ids.")
         kwargs.pop("token_type_ids", None)
         return input_ids, kwargs
-
-    @staticmethod
-    def _finish(out, return_dict):
-        return out if return_dict is None or return_dict else out.to_tuple()
 
 
 class TFSeq2SeqModel(TFSeq2SeqPreTrainedModel):
@@ -245,21 +221,14 @@ class TFSeq2SeqModel(TFSeq2SeqPreTrainedModel):
             dec_ids = shift_tokens_right(input_ids, pad, start)  # BART's default
         x, enc, dec_hidden, enc_hidden = self._run(input_ids, mask, dec_ids, dec_mask, enc_out,
                                                    output_hidden_states, training)
-        return self._finish(O.TFSeq2SeqModelOutput(
+        return self._finish(outputs.TFSeq2SeqModelOutput(
             last_hidden_state=x, decoder_hidden_states=dec_hidden,
             encoder_last_hidden_state=enc, encoder_hidden_states=enc_hidden), return_dict)
 
     shift_inputs_for_decoder = False
 
 
-def _generation_mixin():
-    """``tfhf.generation.Seq2SeqGenerationMixin`` (``generate``, generation config handling)."""
-    from ..generation.seq2seq import Seq2SeqGenerationMixin
-
-    return Seq2SeqGenerationMixin
-
-
-class TFSeq2SeqLMBase(_generation_mixin(), TFSeq2SeqPreTrainedModel):
+class TFSeq2SeqLMBase(Seq2SeqGenerationMixin, TFSeq2SeqPreTrainedModel):
     """Encoder-decoder + LM head (tied to the shared embeddings unless the family says not),
     with the cache methods an encoder-decoder ``generate`` uses and ``generate`` itself
     (:class:`tfhf.generation.Seq2SeqGenerationMixin`)."""
@@ -326,7 +295,7 @@ class TFSeq2SeqLMBase(_generation_mixin(), TFSeq2SeqPreTrainedModel):
                                                    output_hidden_states, training)
         logits = self.lm_logits(x)
         loss = None if labels is None else losses.masked_sparse_ce(labels, logits)
-        return self._finish(O.TFSeq2SeqLMOutput(
+        return self._finish(outputs.TFSeq2SeqLMOutput(
             loss=loss, logits=logits, decoder_hidden_states=dec_hidden,
             encoder_last_hidden_state=enc, encoder_hidden_states=enc_hidden), return_dict)
 

@@ -13,7 +13,7 @@ from ...errors import InvalidInputError
 from ...layers.seq2seq import shift_tokens_right
 from ...layers.specs import LEARNED, Seq2SeqSpec
 from ...training import losses
-from ... import outputs as O
+from ... import outputs
 from ..heads import ClassificationHead
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
 from . import convert
@@ -113,6 +113,6 @@ class TFBartForSequenceClassification(TFBartPreTrainedModel):
             loss = losses.sequence_classification_loss(
                 tf.convert_to_tensor(labels), logits, self.config.problem_type,
                 self.config.num_labels)
-        return self._finish(O.TFSeq2SeqSequenceClassifierOutput(
+        return self._finish(outputs.TFSeq2SeqSequenceClassifierOutput(
             loss=loss, logits=logits, decoder_hidden_states=dec_hidden,
             encoder_last_hidden_state=enc, encoder_hidden_states=enc_hidden), return_dict)

@@ -3,13 +3,15 @@ tanh pooler over [CLS]. The backbone is :class:`tfhf.models.encoder.EncoderMainL
 
 from transformers import BertConfig
 
-from ..encoder import EncoderSpec
-from ..heads import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
-                     SequenceClassificationModel, TokenClassificationModel)
+from ...layers.specs import EncoderSpec
+from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
+                       SequenceClassificationModel, TokenClassificationModel)
 from . import convert
 
 
-def bert_spec(config) -> EncoderSpec:
+def bert_spec(config, roberta_positions=False) -> EncoderSpec:
+    """The spec of a BERT-style config; RoBERTa's sets ``roberta_positions`` (positions count
+    only non-pad tokens, from ``pad_token_id + 1``)."""
     return EncoderSpec(
         vocab_size=config.vocab_size, hidden_size=config.hidden_size,
         num_layers=config.num_hidden_layers, num_heads=config.num_attention_heads,
@@ -18,18 +20,19 @@ def bert_spec(config) -> EncoderSpec:
         type_vocab_size=config.type_vocab_size, layer_norm_eps=config.layer_norm_eps,
         hidden_dropout=config.hidden_dropout_prob,
         attention_dropout=config.attention_probs_dropout_prob,
-        init_std=config.initializer_range, pad_token_id=config.pad_token_id)
+        init_std=config.initializer_range, pad_token_id=config.pad_token_id,
+        roberta_positions=roberta_positions)
 
 
 class TFBertPreTrainedModel(EncoderPreTrainedModel):
     config_class = BertConfig
     base_model_prefix = "bert"
     converter = convert
+    spec = staticmethod(bert_spec)
 
     @property
     def tied_keys(self):
         return convert.tied_keys(self.config)
-    spec = staticmethod(bert_spec)
 
 
 class TFBertModel(BaseModel, TFBertPreTrainedModel):

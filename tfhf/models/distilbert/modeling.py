@@ -14,9 +14,9 @@ import tensorflow as tf
 from transformers import DistilBertConfig
 
 from ...errors import ConfigError
-from ..encoder import EncoderSpec
-from ..heads import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
-                     SequenceClassificationModel, TokenClassificationModel)
+from ...layers.specs import EncoderSpec
+from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
+                       SequenceClassificationModel, TokenClassificationModel)
 from . import convert
 
 LAYER_NORM_EPS = 1e-12  # hard-coded in DistilBERT, not a config field

@@ -5,23 +5,15 @@ classification head on ``<s>``, a gelu LM head). Only the bare model has a poole
 
 from transformers import RobertaConfig
 
-from ..encoder import EncoderSpec
-from ..heads import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
-                     SequenceClassificationModel, TokenClassificationModel)
+from ...layers.specs import EncoderSpec
+from ..bert.modeling import bert_spec
+from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
+                       SequenceClassificationModel, TokenClassificationModel)
 from . import convert
 
 
 def roberta_spec(config) -> EncoderSpec:
-    return EncoderSpec(
-        vocab_size=config.vocab_size, hidden_size=config.hidden_size,
-        num_layers=config.num_hidden_layers, num_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size,
-        max_positions=config.max_position_embeddings, activation=config.hidden_act,
-        type_vocab_size=config.type_vocab_size, layer_norm_eps=config.layer_norm_eps,
-        hidden_dropout=config.hidden_dropout_prob,
-        attention_dropout=config.attention_probs_dropout_prob,
-        init_std=config.initializer_range, pad_token_id=config.pad_token_id,
-        roberta_positions=True)
+    return bert_spec(config, roberta_positions=True)
 
 
 class TFRobertaPreTrainedModel(EncoderPreTrainedModel):

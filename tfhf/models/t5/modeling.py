@@ -14,7 +14,8 @@ import tensorflow as tf
 from transformers import T5Config
 
 from ...layers.specs import RELATIVE, Seq2SeqSpec
-from ... import outputs as O
+from ... import outputs
+from ..inputs import mask_or_ones
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
 from . import convert
 
@@ -67,9 +68,9 @@ class TFT5EncoderModel(TFT5PreTrainedModel):
         if output_hidden_states is None:
             output_hidden_states = getattr(self.config, "output_hidden_states", False)
         ids = self._encoder_input(input_ids)
-        x, hidden = self.model.encode(ids, self._mask(mask, ids), bool(output_hidden_states),
+        x, hidden = self.model.encode(ids, mask_or_ones(mask, ids), bool(output_hidden_states),
                                       training)
-        return self._finish(O.TFBaseModelOutput(
+        return self._finish(outputs.TFBaseModelOutput(
             last_hidden_state=x, hidden_states=tuple(hidden) if hidden else None), return_dict)
 
 
