@@ -258,10 +258,3 @@ class TFCausalLMBase(TFGenerationMixin, TFDecoderPreTrainedModel):
                                       cache_index=tf.cast(cache_index, tf.int32))
         return self.lm_logits(x), cache
 
-
-
-def lm_head_weights(config):
-    """HF name of an untied LM head -> its variable (none when tied to the embeddings)."""
-    if getattr(config, "tie_word_embeddings", False):
-        return {}
-    return {"lm_head.weight": "lm_head.kernel"}

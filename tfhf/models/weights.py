@@ -142,6 +142,27 @@ def report(info, model_name, source, warn_fresh_head=True):
             "inference.", model_name, source, lines)
 
 
+# Token classification and QA heads: BERT, RoBERTa and DistilBERT name them alike
+ENCODER_TOKEN_HEADS = {
+    "token_classification": {
+        "classifier.weight": "classifier.out.kernel",
+        "classifier.bias": "classifier.out.bias",
+    },
+    "question_answering": {
+        "qa_outputs.weight": "qa_outputs.out.kernel",
+        "qa_outputs.bias": "qa_outputs.out.bias",
+    },
+}
+
+
+def lm_head_weights(config):
+    """HF name of a decoder's untied LM head -> its variable (none when tied to the
+    embeddings)."""
+    if getattr(config, "tie_word_embeddings", False):
+        return {}
+    return {"lm_head.weight": "lm_head.kernel"}
+
+
 def masked_lm_head_names(heads, task, config, bias_key, decoder_prefix):
     """Head table and skipped checkpoint names for BERT-style MLM heads.
 

@@ -1,6 +1,6 @@
 """BERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
 
-from ..weights import encoder_layer_table
+from ..weights import ENCODER_TOKEN_HEADS, encoder_layer_table, masked_lm_head_names
 
 
 def base_weights(config, with_pooler=True):
@@ -26,17 +26,10 @@ def base_weights(config, with_pooler=True):
 
 
 HEADS = {
+    **ENCODER_TOKEN_HEADS,
     "sequence_classification": {
         "classifier.weight": "classifier.out.kernel",
         "classifier.bias": "classifier.out.bias",
-    },
-    "token_classification": {
-        "classifier.weight": "classifier.out.kernel",
-        "classifier.bias": "classifier.out.bias",
-    },
-    "question_answering": {
-        "qa_outputs.weight": "qa_outputs.out.kernel",
-        "qa_outputs.bias": "qa_outputs.out.bias",
     },
     "masked_lm": {
         "cls.predictions.transform.dense.weight": "mlm.dense.kernel",
@@ -49,15 +42,11 @@ HEADS = {
 
 
 def head_weights(task, config):
-    from ..weights import masked_lm_head_names
-
     return masked_lm_head_names(HEADS, task, config, "cls.predictions.bias",
                                 "cls.predictions.decoder")[0]
 
 
 def tied_keys(config):
     """Checkpoint names that are not separate weights of the tfhf model (skipped on load)."""
-    from ..weights import masked_lm_head_names
-
     return masked_lm_head_names(HEADS, "masked_lm", config, "cls.predictions.bias",
                                 "cls.predictions.decoder")[1]

@@ -1,6 +1,6 @@
 """DistilBERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
 
-from ..weights import encoder_layer_table
+from ..weights import ENCODER_TOKEN_HEADS, encoder_layer_table
 
 
 def base_weights(config, with_pooler=False):
@@ -22,19 +22,12 @@ def base_weights(config, with_pooler=False):
 
 
 HEADS = {
+    **ENCODER_TOKEN_HEADS,
     "sequence_classification": {
         "pre_classifier.weight": "classifier.dense.kernel",
         "pre_classifier.bias": "classifier.dense.bias",
         "classifier.weight": "classifier.out.kernel",
         "classifier.bias": "classifier.out.bias",
-    },
-    "token_classification": {
-        "classifier.weight": "classifier.out.kernel",
-        "classifier.bias": "classifier.out.bias",
-    },
-    "question_answering": {
-        "qa_outputs.weight": "qa_outputs.out.kernel",
-        "qa_outputs.bias": "qa_outputs.out.bias",
     },
     "masked_lm": {
         "vocab_transform.weight": "mlm.dense.kernel",

@@ -4,7 +4,7 @@ Gemma's ``post_attention_layernorm`` normalizes the attention *output* (Llama's 
 is the pre-MLP norm); ``pre_feedforward_layernorm`` is the pre-MLP norm.
 """
 
-from ..causal_lm import lm_head_weights
+from ..weights import lm_head_weights
 
 
 def base_weights(config, with_pooler=False):

@@ -6,7 +6,7 @@ those entries name the ``Conv1D.weight`` alias of the kernel: only paths ending 
 matmul in tfhf and is split after it.
 """
 
-from ..causal_lm import lm_head_weights
+from ..weights import lm_head_weights
 
 
 def base_weights(config, with_pooler=False):

@@ -3,7 +3,7 @@
 Mistral and Qwen2 checkpoints use the same names (Qwen2 adds q/k/v biases).
 """
 
-from ..causal_lm import lm_head_weights
+from ..weights import lm_head_weights
 
 
 def base_weights(config, with_pooler=False, qkv_bias=None):

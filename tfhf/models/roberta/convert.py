@@ -5,21 +5,15 @@ only the heads are named differently.
 """
 
 from ..bert.convert import base_weights  # noqa: F401  (same backbone names as BERT)
+from ..weights import ENCODER_TOKEN_HEADS, masked_lm_head_names
 
 HEADS = {
+    **ENCODER_TOKEN_HEADS,
     "sequence_classification": {
         "classifier.dense.weight": "classifier.dense.kernel",
         "classifier.dense.bias": "classifier.dense.bias",
         "classifier.out_proj.weight": "classifier.out.kernel",
         "classifier.out_proj.bias": "classifier.out.bias",
-    },
-    "token_classification": {
-        "classifier.weight": "classifier.out.kernel",
-        "classifier.bias": "classifier.out.bias",
-    },
-    "question_answering": {
-        "qa_outputs.weight": "qa_outputs.out.kernel",
-        "qa_outputs.bias": "qa_outputs.out.bias",
     },
     "masked_lm": {
         "lm_head.dense.weight": "mlm.dense.kernel",
@@ -32,13 +26,9 @@ HEADS = {
 
 
 def head_weights(task, config):
-    from ..weights import masked_lm_head_names
-
     return masked_lm_head_names(HEADS, task, config, "lm_head.bias", "lm_head.decoder")[0]
 
 
 def tied_keys(config):
     """Checkpoint names that are not separate weights of the tfhf model (skipped on load)."""
-    from ..weights import masked_lm_head_names
-
     return masked_lm_head_names(HEADS, "masked_lm", config, "lm_head.bias", "lm_head.decoder")[1]
