@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import CheckpointError, UnsupportedModelError
 from .mapped import MappedFile
+from .state import WeightState
 
 GGUF_MAGIC = b"GGUF"
 GGUF_VERSIONS = (2, 3)  # v1 (32-bit counts) predates every file in circulation
@@ -400,7 +401,7 @@ def dequantize(raw: np.ndarray, ggml_type, shape) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- state
-class GGUFState:
+class GGUFState(WeightState):
     """A GGUF file's tensors under HF names, dequantized to float32 on ``get``.
 
     The same interface as :class:`tfhf.hub.state.SafetensorsState`: ``keys()``, ``get(name)``,
@@ -444,17 +445,8 @@ class GGUFState:
         values = self._file.dequantize(gguf_name)
         return values if self._transform is None else self._transform(gguf_name, values)
 
-    def __getitem__(self, name):
-        return self.get(name)
-
     def close(self):
         self._file.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def resolve_gguf_file(name_or_path, gguf_file, revision=None, cache_dir=None,

@@ -17,7 +17,33 @@ from .safetensors_io import SafetensorsFile
 logger = logging.getLogger("tfhf")
 
 
-class SafetensorsState:
+class WeightState:
+    """Base of the lazy ``HF name -> numpy array`` states: a subclass gives ``keys``, ``get``
+    and ``close``; indexing, membership and the context manager come from here."""
+
+    def keys(self):  # pragma: no cover - every state defines it
+        raise NotImplementedError
+
+    def get(self, name):  # pragma: no cover - every state defines it
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+    def __contains__(self, name):
+        return name in self.keys()
+
+    def __getitem__(self, name):
+        return self.get(name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SafetensorsState(WeightState):
     """Several safetensors shards seen as one mapping; arrays are memory-mapped views."""
 
     def __init__(self, files):
@@ -49,21 +75,12 @@ class SafetensorsState:
     def get(self, k):
         return self._where[k].get(k)
 
-    def __getitem__(self, k):
-        return self.get(k)
-
     def close(self):
         for f in self._files:
             f.close()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-
-class RenamedState:
+class RenamedState(WeightState):
     """A state whose keys are TF weight names (TF-format safetensors), seen under HF names."""
 
     def __init__(self, inner, source):
@@ -92,17 +109,8 @@ class RenamedState:
         arr = self._inner.get(key)
         return arr.T if transpose else arr
 
-    def __getitem__(self, k):
-        return self.get(k)
-
     def close(self):
         self._inner.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class DictState(dict):

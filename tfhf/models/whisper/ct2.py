@@ -28,6 +28,7 @@ import numpy as np
 
 from ...errors import CheckpointError, ConfigError, InvalidInputError, UnsupportedModelError
 from ...hub.ctranslate2 import CT2Model, read_spec_name
+from ...hub.state import WeightState
 
 CT2_CONFIG_KEYS = ("suppress_ids", "suppress_ids_begin", "lang_ids", "alignment_heads",
                    "decoder_start_token", "bos_token", "eos_token", "unk_token")
@@ -279,7 +280,7 @@ def infer_config(model, folder):
 
 
 # ---------------------------------------------------------------------------- weights
-class CT2WhisperState:
+class CT2WhisperState(WeightState):
     """The HF-named state (``keys``/``get``/``close``) of a CTranslate2 Whisper model;
     fused tensors are split on demand."""
 
@@ -336,17 +337,8 @@ class CT2WhisperState:
             arr = np.split(arr, parts, axis=0)[part]
         return np.array(arr)  # a copy: the file's map may be closed afterwards
 
-    def __getitem__(self, name):
-        return self.get(name)
-
     def close(self):
         self.model.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def open_ct2_state(folder) -> CT2WhisperState:
