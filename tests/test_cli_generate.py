@@ -112,7 +112,7 @@ def run_cli(capsys, *argv):
 # ------------------------------------------------------------------ chat, as a subprocess
 def test_chat_subprocess_keeps_history_resets_and_exits(tiny):
     path = tiny[0]
-    r = run_tfhf("chat", "--model", path, "--max-new-tokens", str(NEW),
+    r = run_tfhf("chat", "--model", path, "--max-new-tokens", str(NEW), "--greedy",
                  stdin="Hello\nhow are you?\n/reset\nHello\n/exit\nnever read\n")
     assert r.returncode == 0, r.stderr
     first = torch_reply(tiny, [{"role": "user", "content": "Hello"}])
@@ -129,7 +129,8 @@ def test_chat_subprocess_keeps_history_resets_and_exits(tiny):
 
 def test_chat_ends_at_end_of_input(tiny, cached_load, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("Hello\n"))
-    rc, out, err = run_cli(capsys, "chat", "--model", tiny[0], "--max-new-tokens", str(NEW))
+    rc, out, err = run_cli(capsys, "chat", "--model", tiny[0], "--max-new-tokens", str(NEW),
+                           "--greedy")
     assert rc == 0, err
     assert out == torch_reply(tiny, [{"role": "user", "content": "Hello"}]) + "\n"
 
@@ -137,7 +138,7 @@ def test_chat_ends_at_end_of_input(tiny, cached_load, capsys, monkeypatch):
 def test_chat_commands_system_prompt_and_escaped_slash(tiny, cached_load, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n/help\n/nonsense\n//what is this\n/quit\n"))
     rc, out, err = run_cli(capsys, "chat", "--model", tiny[0], "--max-new-tokens", str(NEW),
-                           "--system", "you are a helpful model", "--no-stream")
+                           "--system", "you are a helpful model", "--no-stream", "--greedy")
     assert rc == 0
     assert "Unknown command /nonsense" in err
     assert "/reset" in err and "forget the conversation" in err
@@ -262,13 +263,15 @@ def test_a_model_that_cannot_generate_is_named(tmp_path, capsys):
     assert rc == 1 and "bert" in err and "Traceback" not in err
 
 
-def test_a_gguf_file_or_asset_name_resolves_to_folder_and_file(tmp_path):
+def test_a_gguf_file_or_asset_name_resolves_to_folder_and_file(tmp_path, monkeypatch):
     f = tmp_path / "m.gguf"
     f.write_bytes(b"GGUF")
     assert chat.resolve_model(str(f)) == (str(tmp_path), "m.gguf")
     assert chat.resolve_model(str(tmp_path)) == (str(tmp_path), "m.gguf")
     assert chat.resolve_model(str(tmp_path), "m.gguf") == (str(tmp_path), "m.gguf")
-    assert chat.resolve_model("org/some-model") == ("org/some-model", None)  # a Hub repo id
+    with monkeypatch.context() as m:  # a Hub repo id passes through when the Hub is usable
+        m.setattr(chat, "check_hub_reachable", lambda *a, **k: None)
+        assert chat.resolve_model("org/some-model") == ("org/some-model", None)
     with pytest.raises(chat.InvalidInputError, match="--gguf-file names a file"):
         chat.resolve_model(str(f), "m.gguf")
     if assets.is_installed("smollm2"):
@@ -307,3 +310,152 @@ def test_chat_smoke_on_real_smollm2():
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip(), r.stderr  # SmolLM2 answers something
     assert "Traceback" not in r.stderr and "tfhf: error" not in r.stderr
+
+
+# ------------------------------------------------------------------ quiet by default (12.8)
+NOISE = ("oneDNN", "cuda", "cuInit", "absl::InitializeLog", "PyTorch was not found",
+         "Setting `pad_token_id`", "TF_ENABLE_ONEDNN_OPTS", "cpu_feature_guard")
+
+
+def test_generate_prints_only_the_completion_and_no_library_noise(tiny):
+    """Without TF_CPP_MIN_LOG_LEVEL set by the caller: stderr holds tfhf's one "Loading"
+    line, nothing from TensorFlow, transformers or tfhf's logger; stdout the completion."""
+    env = {k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    r = subprocess.run([sys.executable, "-m", "tfhf.cli", "generate", "--model", tiny[0],
+                        "--prompt", "hello", "--max-new-tokens", str(NEW)], text=True,
+                       capture_output=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert [line for line in r.stderr.splitlines() if line.strip()] == \
+        [f"Loading {tiny[0]} ..."], r.stderr
+    assert r.stdout == torch_reply(tiny, prompt="hello", stop_ids=(2,)) + "\n"
+    for needle in NOISE:
+        assert needle not in r.stdout + r.stderr, needle
+    verbose = subprocess.run([sys.executable, "-m", "tfhf.cli", "generate", "--verbose",
+                              "--model", tiny[0], "--prompt", "hello", "--max-new-tokens",
+                              str(NEW)], text=True, capture_output=True, env=env, timeout=600)
+    assert verbose.returncode == 0, verbose.stderr
+    assert verbose.stdout == r.stdout
+
+
+def test_the_chat_prompt_goes_to_standard_output():
+    """`tfhf chat 2>/dev/null` on a terminal still shows the >>> prompt."""
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    class Session:
+        stream = False
+
+        def send(self, text):
+            return "reply to " + text
+
+    out, err = io.StringIO(), io.StringIO()
+    assert chat.run_chat(Session(), stdin=Terminal("hi\n"), out=out, err=err) == 0
+    assert out.getvalue().startswith(">>> reply to hi\n>>> ")
+    assert ">>>" not in err.getvalue()
+
+
+# ------------------------------------------------------------------ fast, clear failures (12.9)
+def test_a_mistyped_asset_name_fails_at_once_with_a_suggestion(capsys, monkeypatch):
+    import socket
+
+    def no_network(*a, **k):
+        raise AssertionError("no network call for a mistyped asset name")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    rc, out, err = run_cli(capsys, "generate", "--model", "smolm2", "--prompt", "hi")
+    assert rc == 1 and out == ""
+    assert "Unknown asset 'smolm2', did you mean 'smollm2'?" in err
+    with pytest.raises(chat.ModelNotFoundError, match="did you mean 'qwen2.5-coder-0.5b'"):
+        chat.resolve_model("qwen2.5-coder-0.5")
+    from tfhf.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="Did you mean 'smollm2'"):
+        assets.get("smolm2")
+
+
+def test_a_hub_id_without_the_hub_fails_at_once(monkeypatch):
+    import socket
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(chat.ModelNotFoundError, match="HF_HUB_OFFLINE=1") as e:
+        chat.resolve_model("someone/not-cached-model")
+    assert "not in the local cache" in str(e.value)
+
+    def unreachable(*a, **k):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    with pytest.raises(chat.ModelNotFoundError, match="cannot be reached") as e:
+        chat.resolve_model("someone/not-cached-model")
+    assert "Network is unreachable" in str(e.value) and "check your network" in \
+        str(e.value).lower()
+
+
+# ------------------------------------------------------------------ chat sampling defaults (12.11)
+def chat_args(*argv):
+    return chat.chat_parser().parse_args(list(argv))
+
+
+def test_chat_samples_with_tfhf_defaults_when_the_model_sets_none(tiny):
+    kw, said = chat.chat_generation_kwargs(chat_args(), tiny[0])
+    assert kw == {"max_new_tokens": chat.CHAT_MAX_NEW_TOKENS, **chat.CHAT_SAMPLING}
+    assert kw["do_sample"] and kw["repetition_penalty"] > 1
+    assert "tfhf chat's defaults" in said and "--greedy" in said
+    kw, _ = chat.chat_generation_kwargs(chat_args("--temperature", "0.3", "--top-k", "5"),
+                                        tiny[0])
+    assert (kw["temperature"], kw["top_k"], kw["top_p"]) == (0.3, 5, 0.9)  # flags win
+    kw, said = chat.chat_generation_kwargs(chat_args("--greedy"), tiny[0])
+    assert kw == {"max_new_tokens": chat.CHAT_MAX_NEW_TOKENS, "do_sample": False}
+    assert "greedy" in said
+
+
+def test_chat_uses_the_model_generation_config(tmp_path):
+    import json
+
+    (tmp_path / "generation_config.json").write_text(json.dumps(
+        {"do_sample": True, "temperature": 0.6, "top_p": 0.8, "top_k": 20,
+         "repetition_penalty": 1.05}))
+    kw, said = chat.chat_generation_kwargs(chat_args(), str(tmp_path))
+    assert (kw["do_sample"], kw["temperature"], kw["top_p"], kw["top_k"],
+            kw["repetition_penalty"]) == (True, 0.6, 0.8, 20, 1.05)
+    assert "generation_config.json" in said
+    kw, _ = chat.chat_generation_kwargs(chat_args("--top-p", "0.5"), str(tmp_path))
+    assert kw["top_p"] == 0.5 and kw["temperature"] == 0.6
+    # a generation config without do_sample (greedy by transformers' default) sets nothing
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": 2}))
+    kw, _ = chat.chat_generation_kwargs(chat_args(), str(tmp_path))
+    assert kw["temperature"] == chat.CHAT_SAMPLING["temperature"]
+
+
+def test_chat_uses_gguf_sampling_metadata(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    w = gguf.GGUFWriter(str(tmp_path / "m.gguf"), "llama")
+    w.add_float32("general.sampling.temp", 0.25)
+    w.add_float32("general.sampling.top_p", 0.95)
+    w.add_int32("general.sampling.top_k", 40)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    kw, said = chat.chat_generation_kwargs(chat_args(), str(tmp_path), "m.gguf")
+    assert (kw["temperature"], kw["top_p"], kw["top_k"]) == pytest.approx((0.25, 0.95, 40))
+    assert kw["repetition_penalty"] == chat.CHAT_SAMPLING["repetition_penalty"]
+    assert "GGUF metadata of m.gguf" in said
+
+
+def test_chat_sampling_runs_and_is_reproducible_with_a_seed(tiny, cached_load, capsys,
+                                                            monkeypatch):
+    outs = []
+    for _ in range(2):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("Hello\n"))
+        rc, out, err = run_cli(capsys, "chat", "--model", tiny[0], "--max-new-tokens", str(NEW),
+                               "--seed", "3")
+        assert rc == 0, err
+        assert "sampling with temperature 0.7" in err
+        outs.append(out)
+    assert outs[0] == outs[1] and outs[0].strip()

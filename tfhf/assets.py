@@ -139,8 +139,21 @@ def get(name: str) -> Asset:
     for asset in ASSETS.values():
         if key in asset.aliases:
             return asset
-    raise InvalidInputError(f"Unknown asset '{name}'. Known assets: {', '.join(ASSETS)} "
+    close = close_names(name)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    raise InvalidInputError(f"Unknown asset '{name}'.{hint} Known assets: {', '.join(ASSETS)} "
                             "(see `tfhf assets list`).")
+
+
+def close_names(name: str) -> list[str]:
+    """Asset names close to a mistyped ``name`` (``smolm2`` -> ``['smollm2']``), best first."""
+    import difflib
+
+    key = str(name).strip().lower()
+    names = {n: n for n in ASSETS}
+    names.update({alias: a.name for a in ASSETS.values() for alias in a.aliases})
+    found = difflib.get_close_matches(key, list(names), n=3, cutoff=0.75)
+    return list(dict.fromkeys(names[f] for f in found))
 
 
 # --------------------------------------------------------------------------- locating

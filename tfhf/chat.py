@@ -99,7 +99,42 @@ def resolve_model(model=None, gguf_file=None) -> tuple[str, str | None]:
         return resolve_model(assets.path(asset.name), None)
     if _looks_like_path(model):
         raise ModelNotFoundError(f"No model folder or file at '{model}'.")
-    return model, gguf_file  # a Hub repo id: from_pretrained resolves it (or explains offline)
+    close = assets.close_names(model) if "/" not in model else []
+    if close:  # a mistyped asset name, not a Hub repo: say so at once
+        raise ModelNotFoundError(
+            f"Unknown asset '{model}', did you mean '{close[0]}'? (`tfhf assets list` shows "
+            "the assets; --model also takes a model folder, a .gguf file or a Hub repo id.)")
+    check_hub_reachable(model, gguf_file)
+    return model, gguf_file  # a Hub repo id: from_pretrained resolves it
+
+
+def check_hub_reachable(repo_id, gguf_file=None, timeout=3.0):
+    """Fail at once, with a clear message, when ``repo_id`` is not in the local Hub cache and
+    the Hub cannot be used (``HF_HUB_OFFLINE=1``, or no connection within ``timeout``
+    seconds), instead of spending a minute in download retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    try:
+        cached = try_to_load_from_cache(repo_id, gguf_file or "config.json")
+    except Exception:  # noqa: BLE001 - not a valid repo id: from_pretrained explains it
+        return
+    if isinstance(cached, str):
+        return
+    what = (f"'{repo_id}' is not a model folder, a .gguf file or an installed asset (`tfhf "
+            "assets list`), and as a Hub repo id it is not in the local cache")
+    if constants.HF_HUB_OFFLINE:
+        raise ModelNotFoundError(f"{what}; the Hub is switched off (HF_HUB_OFFLINE=1). Pass a "
+                                 "local model folder or .gguf file, or an installed asset.")
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError as e:
+        raise ModelNotFoundError(
+            f"{what}, and the Hub ({url.hostname}) cannot be reached ({e}). Check your network, "
+            "or pass a local model folder or .gguf file, or an installed asset.") from None
 
 
 def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=True):
@@ -108,10 +143,11 @@ def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=Tru
     ``chat_template`` (a Jinja string or a path to a file holding one) replaces the
     tokenizer's template.
     """
+    folder, gguf = resolve_model(model, gguf_file)  # before TensorFlow loads: fails fast
+
     from .data.tokenizer import AutoTokenizer
     from .models.auto import TFAutoModelForCausalLM
 
-    folder, gguf = resolve_model(model, gguf_file)
     what = os.path.join(folder, gguf) if gguf else folder
     if verbose:
         print(f"Loading {what} ...", file=sys.stderr, flush=True)
@@ -209,6 +245,67 @@ def generation_kwargs(max_new_tokens, do_sample=False, temperature=None, top_p=N
     return kw
 
 
+# ---------------------------------------------------------------------- chat sampling defaults
+# `tfhf chat` samples by default, like `transformers chat` (do_sample=True); greedy decoding
+# makes small chat models repeat one sentence. These values apply unless the model's files
+# say otherwise (generation_config.json with do_sample, or GGUF general.sampling.* keys); a
+# flag (--temperature ..., --greedy) overrides both.
+CHAT_SAMPLING = {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "top_k": 50,
+                 "repetition_penalty": 1.1}
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "repetition_penalty")
+GGUF_SAMPLING = {"general.sampling.temp": "temperature", "general.sampling.top_p": "top_p",
+                 "general.sampling.top_k": "top_k",
+                 "general.sampling.penalty_repeat": "repetition_penalty"}
+
+
+def model_sampling_defaults(folder, gguf_file=None) -> tuple[dict, str | None]:
+    """``(settings, source)``: the sampling settings a model's own files ask for — a GGUF
+    file's ``general.sampling.*`` metadata, or a ``generation_config.json`` that sets
+    ``do_sample`` — and where they came from; ``({}, None)`` when they ask for nothing."""
+    import json
+
+    if gguf_file is not None:
+        from .hub.gguf import GGUFFile
+
+        path = os.path.join(folder, gguf_file)
+        if not os.path.isfile(path):
+            return {}, None
+        f = GGUFFile(path)
+        try:
+            found = {name: f.metadata[key] for key, name in GGUF_SAMPLING.items()
+                     if isinstance(f.metadata.get(key), (int, float))
+                     and not isinstance(f.metadata.get(key), bool)}
+        finally:
+            f.close()
+        if not found:
+            return {}, None
+        return {"do_sample": True, **found}, f"the GGUF metadata of {gguf_file}"
+    path = os.path.join(folder, "generation_config.json")
+    if not os.path.isfile(path):
+        return {}, None
+    with open(path, encoding="utf-8") as fh:
+        config = json.load(fh)
+    if not config.get("do_sample"):
+        return {}, None
+    found = {k: config[k] for k in SAMPLING_KEYS if isinstance(config.get(k), (int, float))}
+    return {"do_sample": True, **found}, "generation_config.json"
+
+
+def chat_generation_kwargs(args, folder, gguf_file=None) -> tuple[dict, str]:
+    """``generate`` keyword arguments for ``tfhf chat`` and a one-line description: flags,
+    then the model's own defaults, then :data:`CHAT_SAMPLING`."""
+    flags = {k: getattr(args, k) for k in SAMPLING_KEYS if getattr(args, k) is not None}
+    if args.greedy:
+        return generation_kwargs(args.max_new_tokens, False, **flags), "greedy decoding (--greedy)"
+    model_defaults, source = model_sampling_defaults(folder, gguf_file)
+    settings = {**CHAT_SAMPLING, **model_defaults, **flags}
+    settings.pop("do_sample")
+    kw = generation_kwargs(args.max_new_tokens, True, **settings)
+    shown = ", ".join(f"{k} {kw[k]}" for k in SAMPLING_KEYS if k in kw)
+    origin = f"the defaults of {source}" if source else "tfhf chat's defaults"
+    return kw, f"sampling with {shown}: {origin}; flags override them, --greedy decodes greedily"
+
+
 # ---------------------------------------------------------------------- chat
 class ChatSession:
     """A conversation with a causal LM: history, chat template, streamed replies.
@@ -285,8 +382,12 @@ class ChatSession:
         return reply
 
 
-def run_chat(session, stdin=None, out=None, err=None, interactive=None) -> int:
-    """Read lines from ``stdin`` until ``/exit`` or end of input; each line is a message."""
+def run_chat(session, stdin=None, out=None, err=None, interactive=None, settings=None) -> int:
+    """Read lines from ``stdin`` until ``/exit`` or end of input; each line is a message.
+
+    On a terminal the ``>>>`` prompt goes to ``out`` (standard output, like the replies), so
+    ``2>/dev/null`` hides tfhf's notes but never the prompt.
+    """
     stdin = stdin or sys.stdin
     out = out or sys.stdout
     err = err or sys.stderr
@@ -294,17 +395,16 @@ def run_chat(session, stdin=None, out=None, err=None, interactive=None) -> int:
         interactive = stdin.isatty()
     print("Chat with the model: type a message and press Enter. /reset clears the history, "
           "/exit (or Ctrl-D) leaves, /help lists the commands.", file=err, flush=True)
+    if settings:
+        print(f"({settings})", file=err, flush=True)
     while True:
         try:
-            if interactive and stdin is sys.stdin:
-                line = input(">>> ")
-            else:
-                if interactive:
-                    out.write(">>> ")
-                    out.flush()
-                line = stdin.readline()
-                if not line:
-                    raise EOFError
+            if interactive:
+                out.write(">>> ")
+                out.flush()
+            line = stdin.readline()
+            if not line:
+                raise EOFError
         except EOFError:
             if interactive:
                 out.write("\n")
@@ -383,6 +483,11 @@ def chat_parser():
         prog="tfhf chat", description="Chat with a causal LM in the terminal. Lines typed are "
         "messages; /reset clears the history, /exit or Ctrl-D leaves.")
     add_model_arguments(p, CHAT_MAX_NEW_TOKENS)
+    p.add_argument("--greedy", action="store_true",
+                   help="greedy decoding instead of sampling (chat samples by default: the "
+                        "model's generation_config.json / GGUF sampling settings, else "
+                        + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in CHAT_SAMPLING.items()
+                                    if k != "do_sample") + ")")
     p.add_argument("--no-stream", action="store_true", help="print each reply when complete")
     return p
 
@@ -432,12 +537,15 @@ def chat_main(argv) -> int:
     args, code = _parse(chat_parser(), argv)
     if args is None:
         return code
-    kw = _options(args)  # bad options fail before the model loads
+    if args.greedy and args.do_sample:
+        raise InvalidInputError("--greedy and --do-sample contradict each other; pass one.")
+    folder, gguf = resolve_model(args.model, args.gguf_file)  # bad input fails before loading
+    kw, described = chat_generation_kwargs(args, folder, gguf)
     _quiet_tensorflow()
-    model, tok = load(args.model, args.gguf_file, args.dtype, args.chat_template)
+    model, tok = load(folder, gguf, args.dtype, args.chat_template)
     _seed(args)
     session = ChatSession(model, tok, system=args.system, stream=not args.no_stream, **kw)
-    return run_chat(session)
+    return run_chat(session, settings=described)
 
 
 def generate_main(argv) -> int:

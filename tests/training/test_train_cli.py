@@ -300,3 +300,28 @@ def test_labels_option_that_does_not_fit_the_data(tiny_bert, tmp_path, capsys):
     expect_error(train_args(tiny_bert, text, tmp_path / "o", "--labels", "neg,positive"), capsys,
                  "['pos']", "does not name")
     assert not (tmp_path / "o").exists()
+
+
+def test_train_output_to_a_file_is_one_line_per_epoch_and_no_noise(tiny_bert, tmp_path):
+    """`tfhf train ... > log` (no --quiet): Keras reports one line per epoch instead of a
+    progress bar of control codes; nothing from TensorFlow's start-up, transformers, datasets'
+    progress bars, Keras' shuffle warning or tfhf's "newly initialized" notice."""
+    import subprocess
+    import sys
+
+    train = write_rows(tmp_path / "train.csv", rows(48))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    cmd = [a for a in train_args(tiny_bert, train, tmp_path / "m", "--epochs", "2")
+           if a != "--quiet"]
+    cmd[cmd.index("--epochs") + 1] = "2"
+    p = subprocess.run([sys.executable, "-m", "tfhf.cli", *cmd], capture_output=True,
+                       text=True, timeout=600, env={**env, "HF_HUB_OFFLINE": "1"})
+    assert p.returncode == 0, p.stderr[-4000:]
+    for control in ("\x1b[", "\r", "\x08"):
+        assert control not in p.stdout
+    assert max(len(line) for line in p.stdout.splitlines()) < 200, p.stdout
+    assert sum("val_accuracy" in line for line in p.stdout.splitlines()) == 2  # one per epoch
+    for noise in ("shuffle=True", "newly initialized", "TRAIN this model", "Map", "oneDNN",
+                  "cuInit", "absl", "PyTorch was not found", "Generating train split"):
+        assert noise not in p.stdout + p.stderr, noise
+    assert all(line.startswith("tfhf: warning: ") for line in p.stderr.splitlines()), p.stderr
