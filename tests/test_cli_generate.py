@@ -296,7 +296,7 @@ def test_chat_without_a_chat_template_says_what_to_do(tiny, tmp_path, capsys, mo
     (tmp_path / "t.jinja").write_text(TEMPLATE)
     monkeypatch.setattr(sys, "stdin", io.StringIO("Hello\n"))
     rc, out, err = run_cli(capsys, "chat", "--model", str(path), "--chat-template",
-                           str(tmp_path / "t.jinja"), "--max-new-tokens", str(NEW))
+                           str(tmp_path / "t.jinja"), "--max-new-tokens", str(NEW), "--greedy")
     assert rc == 0, err
     assert out == torch_reply(tiny, [{"role": "user", "content": "Hello"}]) + "\n"
 
