@@ -23,7 +23,8 @@ EXAMPLES = ["A gorgeous, moving film with a terrific cast.",
 
 
 def run(epochs=1, batch_size=32, output=DEFAULT_OUTPUT, max_train_samples=None, verbose=1,
-        overwrite=False, mixed_precision=None, seed=42, learning_rate=1e-4, warn=None):
+        overwrite=False, mixed_precision=None, seed=42, learning_rate=1e-4, warn=None,
+        tensorboard=True):
     from .. import assets
     from .train import classify, train_text_classifier
 
@@ -34,12 +35,14 @@ def run(epochs=1, batch_size=32, output=DEFAULT_OUTPUT, max_train_samples=None, 
                                 max_train_samples=max_train_samples, verbose=verbose,
                                 overwrite=overwrite, mixed_precision=mixed_precision,
                                 learning_rate=learning_rate, seed=seed,
-                                label_names=LABEL_NAMES, warn=warn)
+                                label_names=LABEL_NAMES, warn=warn, tensorboard=tensorboard)
     print(f"validation accuracy: {res.val_accuracy:.4f}  (training {res.train_seconds:.0f}s, "
           f"total {time.perf_counter() - t0:.0f}s)")
     print(f"saved to {os.path.abspath(output)}")
     for text, pred in zip(EXAMPLES, classify(output, EXAMPLES)):
         print(f"  {pred['label']:8s} {pred['score']:.3f}  {text}")
+    for line in res.visuals or ():
+        print(line)
     return res
 
 
@@ -70,6 +73,8 @@ def parser():
                         "runs with the same options train the same model")
     p.add_argument("--mixed-precision", choices=["mixed_bfloat16", "mixed_float16"], default=None,
                    help="Keras mixed-precision policy for training")
+    p.add_argument("--no-tensorboard", action="store_true",
+                   help="no TensorBoard logs (default: written to OUTPUT/logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -81,5 +86,6 @@ def main(argv=None) -> int:
     run(epochs=args.epochs, batch_size=args.batch_size, output=args.output,
         max_train_samples=args.max_train_samples, verbose=0 if args.quiet else 1,
         overwrite=args.overwrite, mixed_precision=args.mixed_precision, seed=args.seed,
-        learning_rate=args.learning_rate, warn=cli_warning)
+        learning_rate=args.learning_rate, warn=cli_warning,
+        tensorboard=not args.no_tensorboard)
     return 0

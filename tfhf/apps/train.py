@@ -27,6 +27,7 @@ class TrainResult:
     train_seconds: float
     history: dict
     id2label: dict
+    visuals: list = None  # lines saying where the TensorBoard logs and training.png are
 
 
 def read_table(path, text_column, label_column=None, role="train"):
@@ -155,14 +156,17 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
                           label_column="label", epochs=1, batch_size=32, learning_rate=5e-5,
                           max_train_samples=None, max_eval_samples=None, max_length=128,
                           validation_split=0.1, seed=42, mixed_precision=None, verbose=1,
-                          overwrite=False, jit_compile="auto", label_names=None, warn=None):
+                          overwrite=False, jit_compile="auto", label_names=None, warn=None,
+                          tensorboard=True, plot=True):
     """Fine-tune ``model`` (a folder) on a data file and save it to ``output``.
 
     ``seed`` fixes the data split, the data order, the new head's weights and dropout: the
     same call gives the same model. ``label_names`` names the classes (see ``--labels``).
     ``warn(message)`` receives the warnings (too few steps to learn, chance-level accuracy);
-    by default they are Python ``UserWarning``s.
+    by default they are Python ``UserWarning``s. ``tensorboard`` writes TensorBoard logs to
+    ``output/logs``; ``plot`` draws ``output/training.png`` (needs matplotlib).
     """
+    from .visuals import RunVisuals
     from .. import AutoTokenizer, TFAutoModelForSequenceClassification, create_optimizer
     from .._keras import keras
 
@@ -191,6 +195,7 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
     seed_everything(seed)
     if mixed_precision:
         keras.mixed_precision.set_global_policy(mixed_precision)
+    visuals = RunVisuals(output, tensorboard=tensorboard, plot=plot)
     try:
         clf = TFAutoModelForSequenceClassification.from_pretrained(
             model, num_labels=len(labels), id2label=id2label,
@@ -211,16 +216,23 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
         start = time.perf_counter()
         # shuffle=False: prepare_tf_dataset already shuffles (seeded); Keras would only warn
         history = clf.fit(tf_train, validation_data=tf_val, epochs=epochs, shuffle=False,
-                          verbose=_fit_verbosity(verbose))
+                          verbose=_fit_verbosity(verbose),
+                          callbacks=visuals.callbacks(tf_val, len(tf_train)))
         seconds = time.perf_counter() - start
+    except BaseException:
+        visuals.discard()
+        raise
     finally:
         if mixed_precision:
             keras.mixed_precision.set_global_policy("float32")
     hist = {k: [float(x) for x in v] for k, v in history.history.items()}
     val_acc = hist.get("val_accuracy", [None])[-1]
     _warn_if_chance(val_acc, val, warn)
-    _save_atomically(output, clf, tokenizer, overwrite)
-    return TrainResult(output, val_acc, seconds, hist, id2label)
+    try:
+        _save_atomically(output, clf, tokenizer, overwrite, extra=visuals.write_into)
+    finally:
+        visuals.discard()  # the logs of a run whose save failed
+    return TrainResult(output, val_acc, seconds, hist, id2label, visuals.report())
 
 
 def _warn_if_chance(val_acc, val, warn):
@@ -268,13 +280,15 @@ def _check_classifier_folder(model):
         raise ConfigError(f"--model '{model}' cannot be trained as a text classifier: {e}") from None
 
 
-def _save_atomically(output, model, tokenizer, overwrite):
+def _save_atomically(output, model, tokenizer, overwrite, extra=None):
     parent = os.path.dirname(os.path.abspath(output)) or "."
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tfhf-train-", dir=parent)
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        if extra is not None:  # more files for the folder (logs, picture) before the rename
+            extra(tmp)
         if os.path.isdir(output):
             if not overwrite and os.listdir(output):
                 raise InvalidInputError(f"--output '{output}' appeared during training; not "
@@ -346,6 +360,8 @@ def main(argv=None) -> int:
                    help="Keras mixed-precision policy for training")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a non-empty --output folder (refused otherwise)")
+    p.add_argument("--no-tensorboard", action="store_true",
+                   help="no TensorBoard logs (default: written to OUTPUT/logs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     if a.quiet:  # also no datasets progress bars ("Generating train split", "Map")
@@ -358,8 +374,10 @@ def main(argv=None) -> int:
         batch_size=a.batch_size, learning_rate=a.learning_rate,
         max_train_samples=a.max_train_samples, max_length=a.max_length, seed=a.seed,
         mixed_precision=a.mixed_precision, verbose=0 if a.quiet else 1, overwrite=a.overwrite,
-        label_names=a.labels, warn=cli_warning)
+        label_names=a.labels, warn=cli_warning, tensorboard=not a.no_tensorboard)
     acc = "n/a" if res.val_accuracy is None else f"{res.val_accuracy:.4f}"
     print(f"validation accuracy: {acc}; saved to {res.output}")
     print(f"labels: {', '.join(res.id2label[i] for i in sorted(res.id2label))}")
+    for line in res.visuals or ():
+        print(line)
     return 0

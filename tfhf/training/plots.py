@@ -156,13 +156,19 @@ class TrainingPlot(keras.callbacks.Callback):
 
     def confusion_matrix(self, dataset):
         """``(matrix, label names)`` of the model's argmax predictions on ``dataset``."""
+        import tensorflow as tf
+
+        model = self.model
+
+        @tf.function(reduce_retracing=True)
+        def logits_of(x):  # a graph: much faster than eager calls for a transformer
+            out = model(x, training=False)
+            return out["logits"] if hasattr(out, "keys") and not hasattr(out, "shape") else out
+
         true, pred = [], []
         for batch in dataset:
             x, y = batch[0], batch[1]
-            out = self.model(x, training=False)
-            if hasattr(out, "keys") and not hasattr(out, "shape"):
-                out = out["logits"]
-            logits = np.asarray(out)
+            logits = np.asarray(logits_of(x))
             if isinstance(y, dict) or (hasattr(y, "keys") and not hasattr(y, "shape")):
                 y = y["labels"] if "labels" in y else next(iter(y.values()))
             y = np.asarray(y).reshape(-1).astype(int)
