@@ -289,3 +289,38 @@ def test_beam_sampling(toy):
     s = a.sequences_scores.numpy().reshape(3, 2)
     assert (s[:, 0] >= s[:, 1]).all()
     assert all((np.isfinite(x.numpy()).sum(1) <= 10).all() for x in a.scores)
+
+
+def test_greedy_then_sampling_compile_once_and_say_so(capfd):
+    """Greedy and sampling calls of the same shapes share one compiled loop (greedy runs the
+    sampling loop with do_sample=False); the one compilation prints one stderr line naming
+    the buckets, and set_compile_notice(False) silences it."""
+    model = ToyCausalLM(toy_config())  # nothing compiled for it yet
+    ids, mask = IDS[:2], MASK[:2]
+    capfd.readouterr()
+    before = G.compile_count()
+    greedy = model.generate(ids, attention_mask=mask, max_new_tokens=8).numpy()
+    assert G.compile_count() - before == 1
+    err = capfd.readouterr().err
+    assert err.count("tfhf: compiling") == 1, err
+    assert "batch 2" in err and "prompt bucket 32" in err and "32 new-token slots" in err
+    sampled = model.generate(ids, attention_mask=mask, max_new_tokens=8, do_sample=True,
+                             seed=3).numpy()
+    again = model.generate(ids, attention_mask=mask, max_new_tokens=8).numpy()
+    assert G.compile_count() - before == 1
+    assert "tfhf: compiling" not in capfd.readouterr().err
+    assert sampled.shape == greedy.shape
+    np.testing.assert_array_equal(again, greedy)
+    # the shared loop picks the argmax: the eager loop and top_k=1 sampling agree with it
+    eager = model.generate(ids, attention_mask=mask, max_new_tokens=8, use_xla=False).numpy()
+    np.testing.assert_array_equal(eager, greedy)
+    k1 = model.generate(ids, attention_mask=mask, max_new_tokens=8, do_sample=True, top_k=1,
+                        seed=5).numpy()
+    np.testing.assert_array_equal(k1, greedy)
+    G.set_compile_notice(False)
+    try:
+        model.generate(ids[:1], attention_mask=mask[:1], max_new_tokens=8)  # a new shape
+        assert G.compile_count() - before == 2
+        assert "tfhf: compiling" not in capfd.readouterr().err
+    finally:
+        G.set_compile_notice(True)

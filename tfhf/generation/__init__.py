@@ -13,7 +13,7 @@
 from transformers import GenerationConfig
 
 from .logits_process import ProcessorPlan
-from .loop import cached_specs, compile_count, reset_compile_count
+from .loop import cached_specs, compile_count, reset_compile_count, set_compile_notice
 from .rng import set_seed
 from .streamers import BaseStreamer, TextIteratorStreamer, TextStreamer
 from .seq2seq import Seq2SeqGenerationMixin, generate_seq2seq
@@ -27,7 +27,7 @@ TFGenerationMixin = GenerationMixin
 
 __all__ = [
     "GenerationConfig", "GenerationMixin", "TFGenerationMixin", "generate", "set_seed",
-    "compile_count",
+    "compile_count", "set_compile_notice",
     "reset_compile_count", "cached_specs", "TextStreamer", "TextIteratorStreamer", "BaseStreamer",
     "GenerateDecoderOnlyOutput", "GenerateBeamDecoderOnlyOutput", "ProcessorPlan",
     "load_generation_config", "model_generation_config", "Seq2SeqGenerationMixin",

@@ -266,13 +266,23 @@ class ProcessorPlan:
             scores = tf.where(token >= 0, force_tokens(scores, tf.range(vocab) == token, True),
                               scores)
         if self.sample:
-            scores = temperature(scores, params["temperature"])
-            if self.top_k_bucket:
-                scores = top_k(scores, params["top_k"], self.top_k_bucket, self.min_tokens_to_keep)
-            if self.top_p:
-                scores = top_p(scores, params["top_p"], self.min_tokens_to_keep)
-            if self.min_p:
-                scores = min_p(scores, params["min_p"], self.min_tokens_to_keep)
+            if "do_sample" in params:  # a loop shared by greedy and sampling calls
+                processed = scores
+                scores = tf.cond(params["do_sample"], lambda: self._warp(processed, params),
+                                 lambda: processed)
+            else:
+                scores = self._warp(scores, params)
+        return scores
+
+    def _warp(self, scores, params):
+        """The sampling warpers: temperature, top-k, top-p, min-p."""
+        scores = temperature(scores, params["temperature"])
+        if self.top_k_bucket:
+            scores = top_k(scores, params["top_k"], self.top_k_bucket, self.min_tokens_to_keep)
+        if self.top_p:
+            scores = top_p(scores, params["top_p"], self.min_tokens_to_keep)
+        if self.min_p:
+            scores = min_p(scores, params["min_p"], self.min_tokens_to_keep)
         return scores
 
 

@@ -28,6 +28,9 @@ each decoder step calls ``model.decoder_forward_with_cache`` instead of
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
+import sys
 import weakref
 
 import numpy as np
@@ -36,6 +39,8 @@ from tensorflow.compiler.tf2xla.python import xla as _xla
 
 from . import rng
 from .logits_process import ProcessorPlan
+
+logger = logging.getLogger("tfhf.generation")
 
 _NEG_BIG = -1.0e9
 _COMPILES = {"count": 0}
@@ -239,7 +244,15 @@ class Runner:
         scores = s.plan.apply(raw, self._ctx(st, params), params)
         st = self._record(st, raw, scores)
         if s.mode == "sample":
-            tokens = rng.sample(scores, rng.step_seed(params["seed"], step))
+            def draw():
+                return rng.sample(scores, rng.step_seed(params["seed"], step))
+
+            def pick():
+                return tf.argmax(scores, axis=-1, output_type=tf.int32)
+
+            # greedy calls run the sampling loop with do_sample=False (one compilation)
+            tokens = tf.cond(params["do_sample"], draw, pick) if "do_sample" in params \
+                else draw()
         else:
             tokens = tf.argmax(scores, axis=-1, output_type=tf.int32)
         # finished rows (eos, or a stop string found between chunks) continue with pad
@@ -373,7 +386,7 @@ def _max_len_pow(max_new, exponent):
 
 def loop_params(processor_params, *, input_len, max_new, new_len, pad, eos, seed, fill=None,
                 stop_step=None, min_length=0, min_new_tokens=0, length_penalty=1.0,
-                early_stopping=False):
+                early_stopping=False, do_sample=None):
     """The tensor inputs (``params``) of :meth:`Runner.full` / :meth:`Runner.cont`; the one
     place that lists them. Changing a value never recompiles.
 
@@ -388,6 +401,9 @@ def loop_params(processor_params, *, input_len, max_new, new_len, pad, eos, seed
         seed: (2,) int32 sampling seed (see :mod:`tfhf.generation.rng`).
         min_length, min_new_tokens, length_penalty, early_stopping: the GenerationConfig
             values (``length_penalty`` / ``early_stopping`` are used by beam search).
+        do_sample: for a ``"sample"`` loop, whether this call samples (True) or picks the
+            argmax of the unwarped scores (False, a greedy call sharing the compiled loop);
+            None leaves the flag out (the loop always samples).
     Numbers may be Python/NumPy values (``generate``) or tensors (the SavedModel graph).
     """
     lp = float(length_penalty if length_penalty is not None else 1.0)
@@ -406,7 +422,44 @@ def loop_params(processor_params, *, input_len, max_new, new_len, pad, eos, seed
         max_len_pow=_max_len_pow(max_new, lp),
         use_max_len_pow=tf.constant(early_stopping == "never" and lp > 0.0),
     )
+    if do_sample is not None:
+        params["do_sample"] = tf.cast(do_sample, tf.bool)
     return params
+
+
+# ---------------------------------------------------------------- compile notice
+_NOTICE = {"enabled": os.environ.get("TFHF_COMPILE_NOTICE", "1") not in ("0", "false", "")}
+
+
+def set_compile_notice(enabled: bool):
+    """Print (True, the default) or only log at INFO (False) the one line ``generate`` writes
+    to stderr when it compiles a decode loop for new shapes (``TFHF_COMPILE_NOTICE=0`` sets
+    False)."""
+    _NOTICE["enabled"] = bool(enabled)
+
+
+def _compile_notice(spec: LoopSpec, part: str):
+    what = "sampling/greedy" if spec.mode == "sample" else spec.mode.replace("_", " ")
+    rows = f"batch {spec.batch}" + (f" x {spec.expand}" if spec.expand > 1 else "")
+    source = ""
+    if spec.encoder:
+        source = f", source {spec.encoder[1]}" if spec.encoder[0] != "features" else ""
+    line = (f"tfhf: compiling the {what} {part} ({rows}, prompt bucket {spec.prompt_len}, "
+            f"{spec.new_len} new-token slots{source}); once for these shapes")
+    if _NOTICE["enabled"]:
+        print(line, file=sys.stderr, flush=True)
+    else:
+        logger.info(line)
+
+
+def _announced(fn, spec, part):
+    """``fn`` that prints the compile notice when it is traced (Python runs only then)."""
+
+    def call(*args):
+        _compile_notice(spec, part)
+        return fn(*args)
+
+    return call
 
 
 # ---------------------------------------------------------------- compiled-function cache
@@ -429,8 +482,10 @@ def functions_for(model, spec: LoopSpec, use_xla: bool):
     if runner_key not in table:
         runner = Runner(model, spec)
         if use_xla:
-            table[runner_key] = (tf.function(runner.full, jit_compile=True),
-                                 tf.function(runner.cont, jit_compile=True))
+            full = _announced(runner.full, spec, "decode loop")
+            cont = _announced(runner.cont, spec, "streaming continuation")
+            table[runner_key] = (tf.function(full, jit_compile=True),
+                                 tf.function(cont, jit_compile=True))
         else:
             table[runner_key] = (runner.full, runner.cont)
     return table[runner_key]

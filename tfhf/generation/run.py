@@ -77,17 +77,21 @@ def run_generation(model, config, ids, mask, eos_ids, pad, has_default_max, opts
         fail("`streamer` cannot be used with beam search. Make sure that `num_beams` is set to 1.")
 
     P, N = bucket(input_len, min_prompt_bucket), bucket(max_new, MIN_NEW_BUCKET)
+    # greedy and sampling share one compiled loop: greedy runs the sampling loop (with this
+    # config's warpers, skipped) with do_sample=False
+    do_sample = None if beam else mode == "sample"
+    loop_mode = mode if beam else "sample"
     plan, processor_params = make_plan_and_params(
-        config, logits_dim(model), eos_ids, mode in ("sample", "beam_sample"),
+        config, logits_dim(model), eos_ids, loop_mode in ("sample", "beam_sample"),
         int(config.num_beams), input_len=input_len, table_len=P + N + 1, forced_ids=forced_ids)
-    spec = _loop_spec(config, batch, expand, mode, plan, eos_ids, (P, N), encoder)
+    spec = _loop_spec(config, batch, expand, loop_mode, plan, eos_ids, (P, N), encoder)
     pad_fill = pad if pad is not None else 0
     fill = ((pad or eos_ids[0]) if eos_ids else -1) if beam else pad_fill  # transformers' fill
     params = loop_params(
         processor_params, input_len=input_len, max_new=max_new, new_len=N, pad=pad_fill,
         fill=fill, eos=eos_ids, seed=rng.next_seed(seed), min_length=config.min_length,
         min_new_tokens=config.min_new_tokens, length_penalty=config.length_penalty,
-        early_stopping=config.early_stopping)
+        early_stopping=config.early_stopping, do_sample=do_sample)
     inputs = left_pad(ids, mask, P, pad_fill)
     full, cont = functions_for(model, spec, opts["use_xla"])
     if encoder_inputs:
