@@ -154,6 +154,7 @@ def quiet_process():
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TFHF_COMPILE_NOTICE", "0")  # generate's "compiling ..." line
     for name in ("tfhf", "absl", "transformers", "datasets"):
         logging.getLogger(name).setLevel(logging.ERROR)
     if "tensorflow" not in sys.modules:

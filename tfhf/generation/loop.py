@@ -283,15 +283,7 @@ class Runner:
         st = self._record(st, raw, log_probs)
         acc = tf.reshape(log_probs, [B, nb, V]) + st["running_scores"][:, :, None]
         acc = tf.reshape(acc, [B, nb * V])
-        # c. top-K continuations (K = max(2, 1 + n_eos) * num_beams)
-        if s.mode == "beam_sample":
-            idx = rng.sample_without_replacement(acc, K, rng.step_seed(params["seed"], step))
-            topk_lp = tf.gather(acc, idx, batch_dims=1)
-            order = tf.math.top_k(topk_lp, k=K).indices
-            topk_lp = tf.gather(topk_lp, order, batch_dims=1)
-            idx = tf.gather(idx, order, batch_dims=1)
-        else:
-            topk_lp, idx = tf.math.top_k(acc, k=K)
+        topk_lp, idx = self._beam_candidates(acc, params, step)
         beam_of = idx // V
         tokens = idx % V
         ids3 = tf.reshape(st["ids"], [B, nb, L])
@@ -354,6 +346,17 @@ class Runner:
         last_tokens = tf.gather(ids, cur_len, axis=1)
         st["next_logits"], st["cache"] = self._next_logits(st, last_tokens, step, cur_len, done)
         return st
+
+    def _beam_candidates(self, acc, params, step):
+        """c. the top-K continuations (K = max(2, 1 + n_eos) * num_beams): (scores, flat
+        indices into beams x vocab), best first."""
+        K = self.spec.beams_to_keep
+        if self.spec.mode != "beam_sample":
+            return tf.math.top_k(acc, k=K)
+        idx = rng.sample_without_replacement(acc, K, rng.step_seed(params["seed"], step))
+        topk_lp = tf.gather(acc, idx, batch_dims=1)
+        order = tf.math.top_k(topk_lp, k=K).indices
+        return tf.gather(topk_lp, order, batch_dims=1), tf.gather(idx, order, batch_dims=1)
 
     # -------------------------------------------------------------- entry points
     def full(self, prompt, prompt_mask, positions, params, source=None, source_mask=None):
@@ -428,14 +431,21 @@ def loop_params(processor_params, *, input_len, max_new, new_len, pad, eos, seed
 
 
 # ---------------------------------------------------------------- compile notice
-_NOTICE = {"enabled": os.environ.get("TFHF_COMPILE_NOTICE", "1") not in ("0", "false", "")}
+_NOTICE = {"enabled": None}  # None: from $TFHF_COMPILE_NOTICE (default on)
 
 
-def set_compile_notice(enabled: bool):
+def set_compile_notice(enabled):
     """Print (True, the default) or only log at INFO (False) the one line ``generate`` writes
-    to stderr when it compiles a decode loop for new shapes (``TFHF_COMPILE_NOTICE=0`` sets
-    False)."""
-    _NOTICE["enabled"] = bool(enabled)
+    to stderr when it compiles a decode loop for new shapes. None (as before any call)
+    follows the environment variable ``TFHF_COMPILE_NOTICE`` (``0`` turns it off; the quiet
+    ``tfhf`` commands set it)."""
+    _NOTICE["enabled"] = None if enabled is None else bool(enabled)
+
+
+def _notice_enabled():
+    if _NOTICE["enabled"] is not None:
+        return _NOTICE["enabled"]
+    return os.environ.get("TFHF_COMPILE_NOTICE", "1").lower() not in ("0", "false", "no", "")
 
 
 def _compile_notice(spec: LoopSpec, part: str):
@@ -446,7 +456,7 @@ def _compile_notice(spec: LoopSpec, part: str):
         source = f", source {spec.encoder[1]}" if spec.encoder[0] != "features" else ""
     line = (f"tfhf: compiling the {what} {part} ({rows}, prompt bucket {spec.prompt_len}, "
             f"{spec.new_len} new-token slots{source}); once for these shapes")
-    if _NOTICE["enabled"]:
+    if _notice_enabled():
         print(line, file=sys.stderr, flush=True)
     else:
         logger.info(line)
