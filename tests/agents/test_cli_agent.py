@@ -70,13 +70,22 @@ def test_agent_chat_reads_follow_ups_from_stdin(scripted, capsys, monkeypatch):
     assert capsys.readouterr().out.split() == ["2", "20", "21"]
 
 
-def test_default_model_is_the_smollm2_asset(scripted, monkeypatch, capsys):
+def test_default_model_is_the_qwen_coder_asset(scripted, monkeypatch, capsys):
+    """The default LLM is the one that solves tasks (docs/agent-eval.md: Qwen2.5-Coder-0.5B
+    7/10, SmolLM2-135M 0/10); it is named on stderr; when missing, the message says how to
+    install it."""
     from tfhf import assets
 
-    calls = scripted(code_reply("1"))
-    monkeypatch.setattr(assets, "is_installed", lambda name: name == "smollm2")
-    assert cli.main(["agent", "One.", "-q"]) == 0
-    assert calls[1]["model"] == "asset:smollm2"
+    calls = scripted(code_reply("1"), code_reply("2"))
+    monkeypatch.setattr(assets, "is_installed", lambda name: name == "qwen2.5-coder-0.5b")
+    assert cli.main(["agent", "One."]) == 0
+    assert calls[1]["model"] == "asset:qwen2.5-coder-0.5b"
+    err = capsys.readouterr().err
+    assert "LLM: asset:qwen2.5-coder-0.5b (Qwen2.5-Coder-0.5B-Instruct" in err
+    assert "the default; --model to change" in err
+    assert cli.main(["agent", "Two.", "--model", "/m"]) == 0
+    assert "LLM: /m\n" in capsys.readouterr().err
     monkeypatch.setattr(assets, "is_installed", lambda name: False)
     assert cli.main(["agent", "One.", "-q"]) == 1
-    assert "tfhf assets install smollm2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "tfhf assets install qwen2.5-coder-0.5b" in err and "--model" in err

@@ -1,8 +1,10 @@
 """``tfhf agent "TASK" [--model M] [--return-code] [--chat]``.
 
 The LLM is a tfhf causal LM: ``--model`` takes a folder, a Hub repo id, a ``.gguf`` file or
-``asset:NAME``; the default is the SmolLM2-135M-Instruct GGUF of the ``smollm2`` offline asset
-(``tfhf assets install smollm2``). ``--chat`` keeps the conversation going: after the first task
+``asset:NAME``; the default is the Qwen2.5-Coder-0.5B-Instruct GGUF of the ``qwen2.5-coder-0.5b``
+offline asset (``tfhf assets install qwen2.5-coder-0.5b``), the smallest model that solves most
+of docs/agent-eval.md's tasks (SmolLM2-135M solves none of them). The model in use is named on
+standard error unless ``-q``. ``--chat`` keeps the conversation going: after the first task
 it reads one follow-up task per line from standard input (an empty line or EOF ends it).
 """
 
@@ -11,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-DEFAULT_MODEL = "asset:smollm2"
+DEFAULT_ASSET = "qwen2.5-coder-0.5b"
+DEFAULT_MODEL = f"asset:{DEFAULT_ASSET}"
 
 
 def _parser():
@@ -20,8 +23,9 @@ def _parser():
                                             "tfhf runs it in its restricted interpreter.")
     p.add_argument("task", help="the task, in words")
     p.add_argument("--model", default=None,
-                   help="folder, Hub repo id, .gguf file or asset:NAME (default: the smollm2 "
-                        "asset, SmolLM2-135M-Instruct)")
+                   help="folder, Hub repo id, .gguf file or asset:NAME (default: the "
+                        f"{DEFAULT_ASSET} asset, Qwen2.5-Coder-0.5B-Instruct; install it with "
+                        f"`tfhf assets install {DEFAULT_ASSET}`)")
     p.add_argument("--gguf-file", default=None, help="GGUF file inside --model's folder/repo")
     p.add_argument("--return-code", action="store_true",
                    help="print the program (runnable on its own) instead of running it")
@@ -36,11 +40,22 @@ def _default_model():
     from .. import assets
     from ..errors import ModelNotFoundError
 
-    if not assets.is_installed("smollm2"):
-        raise ModelNotFoundError("tfhf agent needs an LLM: pass --model (folder, Hub repo id, "
-                                 ".gguf file or asset:NAME), or install the default one with "
-                                 "`tfhf assets install smollm2`.")
+    if not assets.is_installed(DEFAULT_ASSET):
+        raise ModelNotFoundError(
+            f"tfhf agent's default LLM, the {DEFAULT_ASSET} asset (Qwen2.5-Coder-0.5B-Instruct), "
+            f"is not installed: install it with `tfhf assets install {DEFAULT_ASSET}`, or pass "
+            "--model (a folder, a Hub repo id, a .gguf file or asset:NAME).")
     return DEFAULT_MODEL
+
+
+def _describe(model):
+    """How the LLM in use is named to the user: the asset and what it holds, or the path."""
+    if model.startswith("asset:"):
+        from .. import assets
+
+        asset = assets.get(model[len("asset:"):])
+        return f"{model} ({asset.holds.split(',')[0]})"
+    return model
 
 
 def _show(result):
@@ -61,6 +76,7 @@ def main(argv=None) -> int:
 
     model = args.model or _default_model()
     log = (lambda *a, **k: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
+    log(f"LLM: {_describe(model)}" + ("" if args.model else " (the default; --model to change)"))
     agent = LocalAgent.from_pretrained(model, gguf_file=args.gguf_file,
                                        max_new_tokens=args.max_new_tokens, log=log)
     if not args.chat:
