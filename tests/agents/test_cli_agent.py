@@ -89,3 +89,28 @@ def test_default_model_is_the_qwen_coder_asset(scripted, monkeypatch, capsys):
     assert cli.main(["agent", "One.", "-q"]) == 1
     err = capsys.readouterr().err
     assert "tfhf assets install qwen2.5-coder-0.5b" in err and "--model" in err
+
+
+def test_llm_tools_run_the_summarizer_and_qa_on_the_agents_llm(monkeypatch, capsys):
+    """--llm-tools: summarizer and text_qa use the agent's own model and tokenizer (offline),
+    and a --return-code program loads them from the --model spec."""
+    sentinel_model, sentinel_tok = object(), object()
+
+    def fake_from_pretrained(model, gguf_file=None, **kwargs):
+        agent = Agent(llm=ScriptedLLM(code_reply("s = summarizer(text='x')")),
+                      log=kwargs.get("log"))
+        agent.model, agent.tokenizer = sentinel_model, sentinel_tok
+        agents.append(agent)
+        return agent
+
+    agents = []
+
+    monkeypatch.setattr(LocalAgent, "from_pretrained", staticmethod(fake_from_pretrained))
+    assert cli.main(["agent", "Summarize.", "--model", "/m", "--llm-tools", "--return-code",
+                     "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "summarizer = load_tool('summarization', model_repo_id='/m')" in out
+    toolbox = agents[0].toolbox
+    for name in ("summarizer", "text_qa"):
+        assert toolbox[name].model is sentinel_model
+        assert toolbox[name].pre_processor is sentinel_tok

@@ -4,7 +4,8 @@ The LLM is a tfhf causal LM: ``--model`` takes a folder, a Hub repo id, a ``.ggu
 ``asset:NAME``; the default is the Qwen2.5-Coder-0.5B-Instruct GGUF of the ``qwen2.5-coder-0.5b``
 offline asset (``tfhf assets install qwen2.5-coder-0.5b``), the smallest model that solves most
 of docs/agent-eval.md's tasks (SmolLM2-135M solves none of them). The model in use is named on
-standard error unless ``-q``. ``--chat`` keeps the conversation going: after the first task
+standard error unless ``-q``. ``--llm-tools`` runs the summarizer and text_qa tools on that
+same LLM (their default checkpoints are Hub repos, unavailable offline). ``--chat`` keeps the conversation going: after the first task
 it reads one follow-up task per line from standard input (an empty line or EOF ends it).
 """
 
@@ -31,6 +32,9 @@ def _parser():
                    help="print the program (runnable on its own) instead of running it")
     p.add_argument("--chat", action="store_true",
                    help="chat: read follow-up tasks from stdin, one per line")
+    p.add_argument("--llm-tools", action="store_true",
+                   help="run the summarizer and text_qa tools on the agent's own LLM instead "
+                        "of their default Hub checkpoints (works offline)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     return p
@@ -46,6 +50,20 @@ def _default_model():
             f"is not installed: install it with `tfhf assets install {DEFAULT_ASSET}`, or pass "
             "--model (a folder, a Hub repo id, a .gguf file or asset:NAME).")
     return DEFAULT_MODEL
+
+
+LLM_TOOL_TASKS = ("summarization", "text-question-answering")
+
+
+def _use_llm_tools(agent, spec):
+    """Replace the curated tools that can run on a causal LM by ones on the agent's own (already
+    loaded) model and tokenizer; ``--return-code`` programs load them from ``spec``."""
+    from .tools import load_tool
+
+    for task in LLM_TOOL_TASKS:
+        t = load_tool(task, model_repo_id=agent.model, pre_processor=agent.tokenizer)
+        t._tfhf_origin = {"task": task, "model_repo_id": spec, "remote": False}
+        agent.toolbox[t.name] = t
 
 
 def _describe(model):
@@ -79,6 +97,8 @@ def main(argv=None) -> int:
     log(f"LLM: {_describe(model)}" + ("" if args.model else " (the default; --model to change)"))
     agent = LocalAgent.from_pretrained(model, gguf_file=args.gguf_file,
                                        max_new_tokens=args.max_new_tokens, log=log)
+    if args.llm_tools:
+        _use_llm_tools(agent, model)
     if not args.chat:
         result = agent.run(args.task, return_code=args.return_code)
         return _show(result)
