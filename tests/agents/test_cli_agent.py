@@ -63,6 +63,12 @@ def test_agent_failure_exits_with_1(scripted, capsys):
     assert "import is not allowed" in capsys.readouterr().err
 
 
+def test_agent_failure_is_printed_once(scripted, capsys):
+    scripted(code_reply("import os"))
+    assert cli.main(["agent", "Hack.", "--model", "/m"]) == 1
+    assert capsys.readouterr().err.count("import is not allowed") == 1
+
+
 def test_agent_chat_reads_follow_ups_from_stdin(scripted, capsys, monkeypatch):
     scripted("```py\nn = 2\n```", "```py\nn = n * 10\nn\n```", "```py\nn + 1\n```")
     monkeypatch.setattr("sys.stdin", io.StringIO("times ten\nplus one\n\nignored\n"))

@@ -76,11 +76,12 @@ def _describe(model):
     return model
 
 
-def _show(result):
+def _show(result, quiet):
     from .agents import AgentFailure
 
     if isinstance(result, AgentFailure):
-        print(str(result), file=sys.stderr)
+        if quiet:  # otherwise the agent's log has just printed it
+            print(str(result), file=sys.stderr)
         return 1
     if result is not None:
         to_string = getattr(result, "to_string", None)
@@ -101,11 +102,11 @@ def main(argv=None) -> int:
         _use_llm_tools(agent, model)
     if not args.chat:
         result = agent.run(args.task, return_code=args.return_code)
-        return _show(result)
-    rc = _show(agent.chat(args.task, return_code=args.return_code))
+        return _show(result, args.quiet)
+    rc = _show(agent.chat(args.task, return_code=args.return_code), args.quiet)
     for line in sys.stdin:
         task = line.strip()
         if not task:
             break
-        rc = _show(agent.chat(task, return_code=args.return_code))
+        rc = _show(agent.chat(task, return_code=args.return_code), args.quiet)
     return rc
