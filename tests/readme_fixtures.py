@@ -10,7 +10,7 @@
   (``tfhf chat`` without ``--model``, ``asset:qwen2.5-coder-0.5b``, ``assets.path(...)``) run
   unchanged, fast and in CI, where only the minilm asset is installed. The folder goes first
   on ``PYTHONPATH`` (regular packages with an ``__init__.py`` win over site-packages);
-* ``article.txt`` and ``speech.wav``.
+* ``article.txt``, ``speech.wav`` and ``reviews.csv``.
 
 The real assets are exercised by the dedicated real-weight tests (tests/generation/
 test_real_gguf.py, tests/test_cli_generate.py, tests/audio/test_whisper_tiny_en.py) and by the
@@ -201,6 +201,19 @@ def write_speech(path, seconds=1.0, rate=16000):
 
     t = np.arange(int(seconds * rate)) / rate
     soundfile.write(str(path), (0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate)
+    return str(path)
+
+
+def write_reviews(path, n=64):
+    """A small CSV with `text` and integer `label` columns (1 = positive)."""
+    import csv
+
+    from _train_helpers import toy_rows
+
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["text", "label"])
+        w.writeheader()
+        w.writerows(toy_rows(n))
     return str(path)
 
 

@@ -117,6 +117,14 @@ def _check_agent_cli(results):
     assert code.stdout.startswith("from tfhf import load_tool") or code.returncode == 1
 
 
+def _check_train():
+    import json
+
+    with open(os.path.join(_CWD_BY_RUN["cwd"], "my-classifier", "config.json")) as fh:
+        config = json.load(fh)
+    assert config["id2label"] == {"0": "negative", "1": "positive"}, config["id2label"]
+
+
 def _check_assets(results):
     listing, install, path = results
     assert "minilm" in listing.stdout and "installed" in listing.stdout
@@ -172,6 +180,7 @@ assert model.dtype_policy.name == "mixed_bfloat16", model.dtype_policy
 assert model.history.history["loss"] and len(model.history.history["loss"]) == 3
 """),
     "assets": Entry(check=_check_assets),
+    "train": Entry(subs={"path/to/checkpoint": "{tiny_bert}"}, check=lambda results: _check_train()),
     "export": Entry(
         subs={"path/to/checkpoint": "{tiny_bert}"},
         check=lambda results: _assert_saved_model("serving/clf")),
@@ -256,6 +265,7 @@ def env_for(ws):
 def workdir(tmp_path):
     fx.write_article(tmp_path / "article.txt")
     fx.write_speech(tmp_path / "speech.wav")
+    fx.write_reviews(tmp_path / "reviews.csv")
     _CWD_BY_RUN["cwd"] = str(tmp_path)
     return str(tmp_path)
 
