@@ -163,7 +163,6 @@ def test_generate_chat_and_chat_run_without_the_test_extra(fresh):
         assert "ImportError" not in r.stderr and "ModuleNotFoundError" not in r.stderr, (
             args, r.stderr[-3000:])
         assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-3000:])
-        assert r.stdout.strip(), args
 
 
 def test_jinja2_is_a_declared_dependency():

@@ -153,13 +153,11 @@ def test_agents_tutorial():
     after_reset = agent.chat("What was the count?")
 
     # ---- checks ----
-    print(repr(result), repr(code), repr(count), repr(again), repr(after_reset))
     assert result == "aes eht ni gnimmiws arabypac a"
-    assert isinstance(code, str) and "text_reverser" in code and "load_tool" not in code \
-        or "text_reverser(text='rivers and lakes')" in code
-    assert count is None or count == 3 or str(count) == "3"
-    assert agent.chat_history if hasattr(agent, "chat_history") else True
-    assert again == "3"
+    # return_code: the program, not its result (the LLM's reply is used once, nothing runs)
+    assert isinstance(code, str) and "result = text_reverser(text='rivers and lakes')" in code
+    assert count == 3
+    assert again == "3"  # the chat kept `count` from the previous turn
     # a new chat forgets the variables of the old one: `count` is unknown now
     from tfhf.agents import AgentFailure
 
