@@ -23,6 +23,7 @@ import json
 import os
 import sys
 
+# the agent's prompt is ~4k byte-level tokens with this tokenizer: a long context
 HERE = os.path.dirname(os.path.abspath(__file__))
 for sub in ("training", "pipelines", "audio"):
     if os.path.join(HERE, sub) not in sys.path:
@@ -33,7 +34,7 @@ CHATML = ("{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['conte
           "{{'<|im_start|>assistant\n'}}{% endif %}")
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 LLAMA = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-             num_key_value_heads=2, head_dim=8, max_position_embeddings=4096,
+             num_key_value_heads=2, head_dim=8, max_position_embeddings=16384,
              rope_theta=10000.0, rms_norm_eps=1e-5)
 
 
