@@ -191,6 +191,9 @@ from tfhf.agents import AgentFailure  # a tiny random LLM fails, with an explana
                        check=_check_agent_cli),
     "docs-assets-python": Entry(check="assert model.config.hidden_size == 384\n"),
     "docs-assets-cli": Entry(),
+    "docs-interpreter-limits": Entry(
+        prelude='code, tools, state = "total = 0\\nfor i in range(1000):\\n    total += i", dict(), dict()\n',
+        check="assert state['total'] == 499500, state\n"),
     "docs-whisper-ct2": Entry(
         subs={"faster-whisper-tiny.en": "{asset:whisper-tiny-en}"}, real_assets=("whisper-tiny-en",),
         check="""
