@@ -177,7 +177,7 @@ assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
 assert model.dtype_policy.name == "mixed_bfloat16", model.dtype_policy
 """),
     "scaling-out": Entry(prelude=SCALING_PRELUDE, check="""
-assert int(model.optimizer.iterations) == 6, int(model.optimizer.iterations)  # 3 epochs x 2
+assert int(model.optimizer.iterations.numpy()) == 6, model.optimizer.iterations  # 3 epochs x 2
 """),
     "assets": Entry(check=_check_assets),
     "train": Entry(subs={"path/to/checkpoint": "{tiny_bert}"}, check=lambda results: _check_train()),
