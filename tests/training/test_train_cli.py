@@ -325,3 +325,14 @@ def test_train_output_to_a_file_is_one_line_per_epoch_and_no_noise(tiny_bert, tm
                   "cuInit", "absl", "PyTorch was not found", "Generating train split"):
         assert noise not in p.stdout + p.stderr, noise
     assert all(line.startswith("tfhf: warning: ") for line in p.stderr.splitlines()), p.stderr
+
+
+def test_train_help_describes_options_with_defaults(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli_main(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert e.value.code == 0
+    for expected in ("--seed SEED", "(default: 42)", "--labels NAME,NAME,...",
+                     "--learning-rate", "(default: 5e-05)", "--overwrite"):
+        assert expected in out, expected
+    assert "(default: None)" not in out  # required options show no meaningless default

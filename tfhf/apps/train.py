@@ -335,17 +335,19 @@ def main(argv=None) -> int:
         description="Fine-tune a text classifier (BERT, RoBERTa, DistilBERT folder) on a CSV, "
                     "TSV, JSONL or Parquet file; save it with save_pretrained (config.json "
                     "keeps the label names).")
-    p.add_argument("--model", required=True, help="model folder (BERT, RoBERTa, DistilBERT)")
-    p.add_argument("--train-file", required=True, help="training data (.csv .tsv .jsonl "
+    p.add_argument("--model", required=True, default=argparse.SUPPRESS,
+                   help="model folder (BERT, RoBERTa, DistilBERT)")
+    p.add_argument("--train-file", required=True, default=argparse.SUPPRESS, help="training data (.csv .tsv .jsonl "
                    ".json .parquet)")
-    p.add_argument("--validation-file", default=None,
-                   help="validation data (default: 10%% of the training file)")
+    p.add_argument("--validation-file", default=argparse.SUPPRESS,
+                   help="validation data (default: 10%% of the training file is held out)")
     p.add_argument("--text-column", default="text", help="column holding the text")
     p.add_argument("--label-column", default="label", help="column holding the label")
     p.add_argument("--labels", type=label_list, default=None, metavar="NAME,NAME,...",
                    help="class names, in id order: names integer labels 0..n-1, or orders "
                         "text labels (default: the label column's values)")
-    p.add_argument("--output", required=True, help="folder the trained model is saved to")
+    p.add_argument("--output", required=True, default=argparse.SUPPRESS,
+                   help="folder the trained model is saved to")
     p.add_argument("--epochs", type=int, default=1, help="passes over the training data")
     p.add_argument("--batch-size", type=int, default=32, help="examples per step")
     p.add_argument("--learning-rate", type=float, default=5e-5,
@@ -369,7 +371,7 @@ def main(argv=None) -> int:
 
         datasets.disable_progress_bars()
     res = train_text_classifier(
-        a.model, a.train_file, a.output, validation_file=a.validation_file,
+        a.model, a.train_file, a.output, validation_file=getattr(a, "validation_file", None),
         text_column=a.text_column, label_column=a.label_column, epochs=a.epochs,
         batch_size=a.batch_size, learning_rate=a.learning_rate,
         max_train_samples=a.max_train_samples, max_length=a.max_length, seed=a.seed,
