@@ -335,4 +335,6 @@ def test_train_help_describes_options_with_defaults(capsys):
     for expected in ("--seed SEED", "(default: 42)", "--labels NAME,NAME,...",
                      "--learning-rate", "(default: 5e-05)", "--overwrite"):
         assert expected in out, expected
-    assert "(default: None)" not in out  # required options show no meaningless default
+    # required options show no meaningless "(default: None)"
+    assert "--model MODEL model folder (BERT, RoBERTa, DistilBERT) --train-file" in out
+    assert "folder the trained model is saved to --epochs" in out
