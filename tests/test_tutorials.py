@@ -85,10 +85,6 @@ def test_llm_generation_tutorial(checkpoint):
         tokenizer.convert_ids_to_tokens(np.asarray(generated_ids[0]).tolist())[:1]
 
 
-@pytest.mark.xfail(reason="issue 12 (tutorial calls, cli area): apply_chat_template(tokenize=True, "
-                          "return_tensors='tf') returns a BatchEncoding (transformers 5's "
-                          "return_dict=True default); transformers 4.x returned the ids tensor",
-                   strict=False)
 def test_chat_template_tutorial(checkpoint):
     import tensorflow as tf
 

@@ -99,9 +99,13 @@ def test_rendering_matches_transformers(pair, name):
     assert text == _render_reference(ours.chat_template, messages)
     assert text.endswith("<|im_start|>assistant\n")
     assert messages[-1]["content"] in text
-    ids = ours.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    ids = ours.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                   return_dict=True)
     ref = theirs.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     assert list(ids["input_ids"]) == list(ref["input_ids"])
+    # without return_dict, the ids themselves (transformers 4.x's default)
+    assert ours.apply_chat_template(messages, add_generation_prompt=True,
+                                    tokenize=True) == list(ref["input_ids"])
     # the ids are the rendered text's tokens, special tokens as single ids
     assert list(ids["input_ids"]) == ours(text, add_special_tokens=False)["input_ids"]
     assert ids["input_ids"].count(ours.convert_tokens_to_ids("<|im_start|>")) == \
@@ -118,7 +122,9 @@ def test_generation_prompt_and_tf_tensors(pair):
                                    return_dict=True)
     assert enc["input_ids"].dtype.name == "int32" and enc["input_ids"].shape[0] == 1
     assert enc["input_ids"].numpy()[0].tolist() == ours.apply_chat_template(
-        messages, add_generation_prompt=True)["input_ids"]
+        messages, add_generation_prompt=True, return_dict=True)["input_ids"]
+    ids = ours.apply_chat_template(messages, add_generation_prompt=True, return_tensors="tf")
+    assert ids.dtype.name == "int32" and ids.numpy().tolist() == enc["input_ids"].numpy().tolist()
 
 
 def test_tools(pair):
@@ -126,7 +132,8 @@ def test_tools(pair):
     kwargs = dict(tools=[get_weather, TOOL_SCHEMA], add_generation_prompt=True)
     text = ours.apply_chat_template(TOOL_CONVERSATION, tokenize=False, **kwargs)
     assert text == theirs.apply_chat_template(TOOL_CONVERSATION, tokenize=False, **kwargs)
-    ids = ours.apply_chat_template(TOOL_CONVERSATION, tokenize=True, **kwargs)["input_ids"]
+    ids = ours.apply_chat_template(TOOL_CONVERSATION, tokenize=True, return_dict=True,
+                                   **kwargs)["input_ids"]
     assert ids == theirs.apply_chat_template(TOOL_CONVERSATION, tokenize=True,
                                              **kwargs)["input_ids"]
     if supports_tools:  # Qwen: the tool schemas, the call and the response are all rendered

@@ -58,7 +58,8 @@ def _prompt_ids(tok):
     for kind, text in PROMPTS:
         if kind == "chat":
             ids = tok.apply_chat_template([{"role": "user", "content": text}],
-                                          add_generation_prompt=True)["input_ids"]
+                                          add_generation_prompt=True,
+                                          return_dict=True)["input_ids"]
         else:
             ids = tok(text)["input_ids"]
         rows.append(list(ids))

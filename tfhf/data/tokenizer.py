@@ -108,13 +108,23 @@ class TFTokenizer:
 
 
 def _render_chat(wrapper, method, args, kwargs):
-    """``apply_chat_template`` with template failures as :class:`InvalidInputError`.
+    """``apply_chat_template`` as transformers 4.x had it, with template failures as
+    :class:`InvalidInputError`.
+
+    With ``tokenize=True`` (the default) and no ``return_dict``, the token ids are returned
+    (a list, or a ``tf.Tensor`` with ``return_tensors="tf"``), as in 4.x; pass
+    ``return_dict=True`` for the ``BatchEncoding`` (ids and attention mask).
 
     transformers renders chat templates in jinja2's ``ImmutableSandboxedEnvironment``; its
     errors (``SecurityError`` for a template reaching for Python internals, syntax errors,
     ``raise_exception`` in the template) reach the caller as bare jinja2 exceptions that do
     not say a chat template was involved. The original stays attached as ``__cause__``.
     """
+    if kwargs.get("tokenize", True) and "return_dict" not in kwargs:
+        # transformers 4.x returned the ids (a tf.Tensor with return_tensors="tf") unless
+        # return_dict=True was passed; v5 defaults to the BatchEncoding. Keep the 4.x API
+        # (its masks need the dict, so asking for them still returns it).
+        kwargs["return_dict"] = bool(kwargs.get("return_assistant_tokens_mask"))
     try:
         from jinja2 import exceptions as jx
 
