@@ -319,14 +319,17 @@ NOISE = ("oneDNN", "cuda", "cuInit", "absl::InitializeLog", "PyTorch was not fou
 
 def test_generate_prints_only_the_completion_and_no_library_noise(tiny):
     """Without TF_CPP_MIN_LOG_LEVEL set by the caller: stderr holds tfhf's one "Loading"
-    line, nothing from TensorFlow, transformers or tfhf's logger; stdout the completion."""
-    env = {k: v for k, v in ENV.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    line and generate's one-time compile notice, nothing from TensorFlow, transformers or
+    tfhf's logger; stdout the completion."""
+    env = {k: v for k, v in ENV.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",
+                                                      "TFHF_COMPILE_NOTICE")}
     r = subprocess.run([sys.executable, "-m", "tfhf.cli", "generate", "--model", tiny[0],
                         "--prompt", "hello", "--max-new-tokens", str(NEW)], text=True,
                        capture_output=True, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert [line for line in r.stderr.splitlines() if line.strip()] == \
-        [f"Loading {tiny[0]} ..."], r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert lines[0] == f"Loading {tiny[0]} ..." and len(lines) == 2, r.stderr
+    assert lines[1].startswith("tfhf: compiling the "), r.stderr  # 12.10, see below
     assert r.stdout == torch_reply(tiny, prompt="hello", stop_ids=(2,)) + "\n"
     for needle in NOISE:
         assert needle not in r.stdout + r.stderr, needle
@@ -335,6 +338,22 @@ def test_generate_prints_only_the_completion_and_no_library_noise(tiny):
                               str(NEW)], text=True, capture_output=True, env=env, timeout=600)
     assert verbose.returncode == 0, verbose.stderr
     assert verbose.stdout == r.stdout
+
+
+def test_generate_shows_its_one_time_compilation_on_stderr(tiny):
+    """Issue 12.10: the first call says, in one stderr line naming the shapes, that a
+    one-time compilation runs; the completion on stdout stays clean."""
+    env = {k: v for k, v in ENV.items() if k != "TFHF_COMPILE_NOTICE"}
+    r = subprocess.run([sys.executable, "-m", "tfhf.cli", "generate", "--model", tiny[0],
+                        "--prompt", "tell me about the river", "--max-new-tokens", str(NEW)],
+                       text=True, capture_output=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    notices = [line for line in r.stderr.splitlines() if line.startswith("tfhf: compiling")]
+    assert len(notices) == 1, r.stderr
+    assert "decode loop" in notices[0] and "batch 1" in notices[0], notices
+    assert "prompt bucket" in notices[0] and "once for these shapes" in notices[0], notices
+    assert "compiling" not in r.stdout
+    assert r.stdout == torch_reply(tiny, prompt="tell me about the river", stop_ids=(2,)) + "\n"
 
 
 def test_the_chat_prompt_goes_to_standard_output():

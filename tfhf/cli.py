@@ -131,7 +131,7 @@ def _export(argv) -> int:
 HEAVY = ("quickstart", "train", "agent", "chat", "generate", "export", "env")
 
 
-def quiet_process():
+def quiet_process(command=None):
     """Keep the libraries' start-up and advisory output off the terminal, so a command
     prints what the user asked for (``--verbose`` keeps all of it):
 
@@ -154,7 +154,10 @@ def quiet_process():
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TFHF_COMPILE_NOTICE", "0")  # generate's "compiling ..." line
+    if command not in ("chat", "generate"):
+        # generate's one "tfhf: compiling the ... decode loop" line (stderr) stays in chat and
+        # generate, where a first reply waits for it; other commands do not show it
+        os.environ.setdefault("TFHF_COMPILE_NOTICE", "0")
     for name in ("tfhf", "absl", "transformers", "datasets"):
         logging.getLogger(name).setLevel(logging.ERROR)
     if "tensorflow" not in sys.modules:
@@ -190,7 +193,7 @@ def main(argv=None) -> int:
         argv.remove("--verbose")
     elif owns_process and argv[:1] and argv[0] in HEAVY and \
             not {"-h", "--help"} & set(argv[1:]):
-        quiet_process()
+        quiet_process(argv[0])
     if argv[:1] == ["export"]:  # `tfhf export` parses its own options
         return _export(argv[1:])
     parser = _parser()
