@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -43,8 +42,6 @@ def test_offline_tool_fails_at_once_with_hf_hub_offline(tmp_path):
     assert "Retry" not in stderr, stderr[-2000:]  # the Hub is not asked at all
 
 
-@pytest.mark.xfail(reason="issue 12 item 9 (cli/hub): an unreachable Hub is retried for about "
-                          "a minute before the error", strict=False)
 def test_unreachable_hub_tool_fails_at_once(tmp_path):
     """No HF_HUB_OFFLINE, but the Hub endpoint refuses connections (a closed local port)."""
     lines, stderr = run({"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path)})

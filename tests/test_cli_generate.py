@@ -407,10 +407,14 @@ def test_a_hub_id_without_the_hub_fails_at_once(monkeypatch):
     def unreachable(*a, **k):
         raise OSError("Network is unreachable")
 
+    from tfhf.hub import resolve
+
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(socket, "create_connection", unreachable)
+    resolve.forget_hub_probe()  # the one probe per process: made here, with no network
     with pytest.raises(chat.ModelNotFoundError, match="cannot be reached") as e:
         chat.resolve_model("someone/not-cached-model")
+    resolve.forget_hub_probe()
     assert "Network is unreachable" in str(e.value) and "check your network" in \
         str(e.value).lower()
 

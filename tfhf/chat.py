@@ -108,33 +108,22 @@ def resolve_model(model=None, gguf_file=None) -> tuple[str, str | None]:
     return model, gguf_file  # a Hub repo id: from_pretrained resolves it
 
 
-def check_hub_reachable(repo_id, gguf_file=None, timeout=3.0):
-    """Fail at once, with a clear message, when ``repo_id`` is not in the local Hub cache and
-    the Hub cannot be used (``HF_HUB_OFFLINE=1``, or no connection within ``timeout``
-    seconds), instead of spending a minute in download retries."""
-    import socket
-    from urllib.parse import urlparse
+def check_hub_reachable(repo_id, gguf_file=None):
+    """Fail at once, before TensorFlow loads, when ``repo_id`` cannot be had: not in the local
+    Hub cache while the Hub is switched off (``HF_HUB_OFFLINE=1``) or cannot be reached (one
+    short connection probe, shared with every other download: see
+    :func:`tfhf.hub.resolve.hub_cache_only`)."""
+    from huggingface_hub import constants
 
-    from huggingface_hub import constants, try_to_load_from_cache
+    from .hub.resolve import hub_cache_only, repo_in_cache
 
-    try:
-        cached = try_to_load_from_cache(repo_id, gguf_file or "config.json")
-    except Exception:  # noqa: BLE001 - not a valid repo id: from_pretrained explains it
-        return
-    if isinstance(cached, str):
-        return
-    what = (f"'{repo_id}' is not a model folder, a .gguf file or an installed asset (`tfhf "
-            "assets list`), and as a Hub repo id it is not in the local cache")
-    if constants.HF_HUB_OFFLINE:
-        raise ModelNotFoundError(f"{what}; the Hub is switched off (HF_HUB_OFFLINE=1). Pass a "
-                                 "local model folder or .gguf file, or an installed asset.")
-    url = urlparse(constants.ENDPOINT)
-    try:
-        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
-    except OSError as e:
+    if constants.HF_HUB_OFFLINE and not repo_in_cache(repo_id):
         raise ModelNotFoundError(
-            f"{what}, and the Hub ({url.hostname}) cannot be reached ({e}). Check your network, "
-            "or pass a local model folder or .gguf file, or an installed asset.") from None
+            f"'{repo_id}' is not a model folder, a .gguf file or an installed asset (`tfhf "
+            "assets list`), and as a Hub repo id it is not in the local cache; the Hub is "
+            "switched off (HF_HUB_OFFLINE=1). Pass a local model folder or .gguf file, or an "
+            "installed asset.")
+    hub_cache_only(repo_id)
 
 
 def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=True):

@@ -324,11 +324,15 @@ def _model_class_for(spec, hub_kwargs):
         return "TFAutoModelForCausalLM"
     from transformers import AutoConfig
 
+    from ..hub.resolve import hub_cache_only
+
+    kwargs = {k: v for k, v in hub_kwargs.items() if k in ("token", "revision", "cache_dir",
+                                                           "local_files_only")}
+    if not os.path.isdir(name) and hub_cache_only(name, kwargs.get("cache_dir"),
+                                                  kwargs.get("local_files_only", False)):
+        kwargs["local_files_only"] = True  # the Hub cannot be asked: the cache, at once
     try:
-        config = AutoConfig.from_pretrained(
-            name, **{k: v for k, v in hub_kwargs.items() if k in ("token", "revision",
-                                                                  "cache_dir",
-                                                                  "local_files_only")})
+        config = AutoConfig.from_pretrained(name, **kwargs)
     except (OSError, ValueError):
         return "TFAutoModelForSeq2SeqLM"  # from_pretrained gives the clear error
     return ("TFAutoModelForSeq2SeqLM" if getattr(config, "is_encoder_decoder", False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from ..errors import InvalidInputError, ModelNotFoundError
-from ..hub.resolve import ModelSource, split_gguf_path
+from ..hub.resolve import ModelSource, hub_cache_only, split_gguf_path
 
 _TENSOR_METHODS = ("__call__", "pad", "encode_plus", "batch_encode_plus", "encode",
                    "apply_chat_template")
@@ -182,10 +182,13 @@ class AutoTokenizer:
                 raise ModelNotFoundError(
                     f"Folder '{folder}' holds no tokenizer files (looked for "
                     f"{', '.join(_TOKENIZER_FILES)}). Pass the folder the tokenizer was saved to.")
+        asked_local = kwargs.get("local_files_only", False)
+        if not os.path.isdir(path) and hub_cache_only(path, kwargs.get("cache_dir"), asked_local):
+            kwargs["local_files_only"] = True  # no Hub: no minute of retries either
         try:
             tok = transformers.AutoTokenizer.from_pretrained(path, *args, **kwargs)
         except OSError as e:
-            source = ModelSource(path, local_files_only=kwargs.get("local_files_only", False))
+            source = ModelSource(path, local_files_only=asked_local)
             raise ModelNotFoundError(
                 f"Cannot load a tokenizer from {source.describe()}: "
                 f"{str(e).splitlines()[0]}{source.offline_hint()}") from None

@@ -44,6 +44,99 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+# --------------------------------------------------------------- is the Hub there at all?
+PROBE_TIMEOUT = 3.0
+_PROBED: dict = {}  # (host, port) -> None (reachable) or the reason it is not
+
+
+def _probe_target():
+    """``(what, host, port)``: the Hub endpoint (``HF_ENDPOINT``), or the proxy in front of it."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    url = urlparse(constants.ENDPOINT)
+    https = url.scheme == "https"
+    for var in (("HTTPS_PROXY", "https_proxy") if https else ("HTTP_PROXY", "http_proxy")) + \
+            ("ALL_PROXY", "all_proxy"):
+        proxy = os.environ.get(var)
+        if proxy:
+            p = urlparse(proxy if "://" in proxy else "http://" + proxy)
+            return f"the proxy {p.hostname}:{p.port or 80}", p.hostname, p.port or 80
+    return f"the Hub ({constants.ENDPOINT})", url.hostname, url.port or (443 if https else 80)
+
+
+def hub_unreachable(timeout: float = PROBE_TIMEOUT) -> str | None:
+    """``None`` when the Hub endpoint accepts a connection (or the Hub is switched off with
+    ``HF_HUB_OFFLINE=1``: nothing is asked then), else why not, e.g. ``"the Hub
+    (https://huggingface.co) cannot be reached (Connection refused)"``.
+
+    One TCP connection with a short timeout, made once per process and endpoint, before the
+    first download: without it an unreachable Hub costs a minute of huggingface_hub retries.
+    """
+    import socket
+
+    if hub_offline():
+        return None
+    what, host, port = _probe_target()
+    key = (host, port)
+    if key not in _PROBED:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            _PROBED[key] = None
+        except OSError as e:
+            _PROBED[key] = f"{what} cannot be reached ({e.strerror or e})"
+    return _PROBED[key]
+
+
+def forget_hub_probe():
+    """Probe the Hub again on the next download (after the network came back)."""
+    _PROBED.clear()
+
+
+def repo_in_cache(repo_id: str, cache_dir=None, repo_type: str = "model") -> bool:
+    """Whether huggingface_hub's cache holds anything of ``repo_id``."""
+    from huggingface_hub import constants
+    from huggingface_hub.file_download import repo_folder_name
+
+    try:
+        folder = repo_folder_name(repo_id=repo_id, repo_type=repo_type)
+    except Exception:  # noqa: BLE001 - not a valid repo id: the download explains it
+        return False
+    return os.path.isdir(os.path.join(cache_dir or constants.HF_HUB_CACHE, folder,
+                                      "snapshots"))
+
+
+def unreachable_message(repo_id: str, reason: str) -> str:
+    """The error for a repo that is not cached while the Hub cannot be reached."""
+    close = []
+    if "/" not in repo_id and not os.path.exists(repo_id):
+        from ..assets import close_names  # a mistyped asset name, like `--model smolm2`
+
+        close = close_names(repo_id)
+    hint = f" Did you mean the asset '{close[0]}'?" if close else ""
+    return (f"'{repo_id}' is not a local folder and, as a Hub repo id, it is not in the local "
+            f"cache, and {reason}.{hint} Check your network, or pass a local model folder "
+            "(or .gguf file) or an installed asset (`tfhf assets list`); set HF_HUB_OFFLINE=1 "
+            "to use only the cache without trying the Hub.")
+
+
+def hub_cache_only(repo_id: str, cache_dir=None, local_files_only: bool = False,
+                   repo_type: str = "model") -> bool:
+    """Call before downloading from ``repo_id``: ``True`` when files must come from the cache
+    alone (``local_files_only``, ``HF_HUB_OFFLINE=1``, or the Hub cannot be reached but the
+    repo is cached), ``False`` when the Hub can be asked. Raises :class:`ModelNotFoundError`
+    at once when the Hub cannot be reached and the repo is not cached."""
+    if local_files_only or hub_offline():
+        return True
+    reason = hub_unreachable()
+    if reason is None:
+        return False
+    if repo_in_cache(repo_id, cache_dir, repo_type):
+        return True
+    raise ModelNotFoundError(unreachable_message(repo_id, reason))
+
+
 @dataclass
 class ModelSource:
     """Where a model's files come from: a local folder or a Hub repo."""
@@ -91,6 +184,9 @@ class ModelSource:
         import huggingface_hub as hh
         from huggingface_hub import errors as he
 
+        # './missing' and the like are no repo ids: no probe, require_config names the path
+        cache_only = self.local_files_only if _looks_like_path(self.name_or_path) else \
+            hub_cache_only(self.name_or_path, self.cache_dir, self.local_files_only)
         try:
             return hh.hf_hub_download(
                 self.name_or_path,
@@ -98,7 +194,7 @@ class ModelSource:
                 subfolder=self.subfolder or None,
                 revision=self.revision,
                 cache_dir=self.cache_dir,
-                local_files_only=self.local_files_only,
+                local_files_only=cache_only,
                 token=self.token,
             )
         except he.HFValidationError as e:
@@ -131,6 +227,10 @@ class ModelSource:
                     "these files are not in the cache"
                     f"{' at ' + self.cache_dir if self.cache_dir else ''}: download them once "
                     "with network access, or pass a local folder.")
+        reason = hub_unreachable()
+        if reason is not None:
+            return (f" The files are not in the local cache, and {reason}: check your network, "
+                    "or pass a local folder (`tfhf assets list` shows the installed assets).")
         return (" The files are not in the local cache and the Hub could not be reached: "
                 "check your network, or pass a local folder.")
 
@@ -183,3 +283,7 @@ class ModelSource:
             f"{self.describe()} holds no weights tfhf can read (looked for {names})."
             f"{self.offline_hint()}"
         )
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or os.sep + os.sep in name or name.count("/") > 1
