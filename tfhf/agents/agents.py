@@ -30,6 +30,7 @@ from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate, eval
 from .literals import python_literal
 from .prompts import (CHAT_MESSAGE_PROMPT, CHAT_STOP, RUN_STOP, describe_tools,
                       describe_variables, load_prompt)
+from .textgen import truncate_at_stops
 from .tools import Tool, ToolError
 
 logger = logging.getLogger("tfhf")
@@ -84,15 +85,6 @@ def extract_code(reply: str):
         lines.pop()
     code = "\n".join(lines)
     return explanation, (code if code.strip() else None)
-
-
-def _truncate(text, stop):
-    cut = len(text)
-    for s in stop or ():
-        i = text.find(s)
-        if s and i != -1:
-            cut = min(cut, i)
-    return text[:cut]
 
 
 def _explain(error: InterpreterError) -> str:
@@ -246,7 +238,7 @@ class Agent:
         reply = self.generate_one(prompt, stop)
         if not isinstance(reply, str):
             raise LLMResponseError(f"the LLM backend returned {type(reply).__name__}, not text.")
-        reply = _truncate(reply, stop)
+        reply = truncate_at_stops(reply, stop)
         if self.continue_to_code and "```" not in reply and reply.strip():
             opening = "\n\nAnswer:\n```py\n" if "Answer:\n```py" in str(prompt) else \
                 "\n\n```py\n"
@@ -256,7 +248,7 @@ class Agent:
             more = self.generate_one(Prompt(str(prompt) + so_far, messages, prefill + so_far),
                                      stop)
             if isinstance(more, str):
-                reply = so_far + _truncate(more, stop)
+                reply = so_far + truncate_at_stops(more, stop)
         prefill = getattr(prompt, "prefill", "")
         if prefill and not reply.lstrip().startswith(prefill):
             reply = f"{prefill} {reply.lstrip()}" if not reply.startswith((" ", "\n")) \
@@ -527,7 +519,7 @@ class OpenAiAgent(Agent):
         if not isinstance(content, str):
             raise LLMResponseError(f"the server at {url} sent message content of type "
                                    f"{type(content).__name__}, not text.")
-        return _truncate(content, stop)
+        return truncate_at_stops(content, stop)
 
 
 class HfAgent(Agent):
@@ -580,4 +572,4 @@ class HfAgent(Agent):
                                    f"{str(data)[:300]!r}; expected [{{'generated_text': ...}}].")
         if text.startswith(str(prompt)):  # servers that ignore return_full_text
             text = text[len(prompt):]
-        return _truncate(text, stop)
+        return truncate_at_stops(text, stop)

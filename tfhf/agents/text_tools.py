@@ -41,6 +41,8 @@ import urllib.request
 
 from ..errors import ConfigError, InvalidInputError
 from .agent_types import AgentText
+from .textgen import (generate_ids, generation_kwargs_of, input_limit,
+                      truncate_at_stops)
 from .tools import PipelineTool, RemoteTool, Tool, resolve_model_spec, text_arg
 
 __all__ = ["TextClassificationTool", "ZeroShotClassificationTool", "TextQuestionAnsweringTool",
@@ -74,10 +76,7 @@ class TextClassificationTool(PipelineTool):
 
 
 class RemoteTextClassificationTool(RemoteTool):
-    name = TextClassificationTool.name
-    description = TextClassificationTool.description
-    inputs = TextClassificationTool.inputs
-    output_type = "text"
+    serves = TextClassificationTool
     default_checkpoint = TextClassificationTool.default_checkpoint
 
     def prepare_inputs(self, text):
@@ -88,10 +87,7 @@ class RemoteTextClassificationTool(RemoteTool):
             best = max(outputs, key=lambda o: o.get("score", 0))
             if "label" in best:
                 return best["label"]
-        from ._http import LLMResponseError
-
-        raise LLMResponseError(f"the text-classification endpoint answered {outputs!r:.200}; "
-                               "expected [{'label', 'score'}, ...].")
+        raise self.unexpected_answer("text-classification", outputs, "[{'label', 'score'}, ...]")
 
 
 # ------------------------------------------------------------ zero-shot classification
@@ -149,10 +145,7 @@ class ZeroShotClassificationTool(PipelineTool):
 
 
 class RemoteZeroShotClassificationTool(RemoteTool):
-    name = ZeroShotClassificationTool.name
-    description = ZeroShotClassificationTool.description
-    inputs = ZeroShotClassificationTool.inputs
-    output_type = "text"
+    serves = ZeroShotClassificationTool
     default_checkpoint = "facebook/bart-large-mnli"
 
     def prepare_inputs(self, text, labels):
@@ -163,10 +156,7 @@ class RemoteZeroShotClassificationTool(RemoteTool):
         if isinstance(outputs, dict) and outputs.get("labels") and outputs.get("scores"):
             pairs = list(zip(outputs["scores"], outputs["labels"]))
             return max(pairs)[1]
-        from ._http import LLMResponseError
-
-        raise LLMResponseError(f"the zero-shot endpoint answered {outputs!r:.200}; expected "
-                               "{'labels': [...], 'scores': [...]}.")
+        raise self.unexpected_answer("zero-shot", outputs, "{'labels': [...], 'scores': [...]}")
 
 
 # --------------------------------------------------------------- LLM-based text tools
@@ -236,15 +226,6 @@ def _merge_system(messages):
     return rest
 
 
-def truncate_at_stops(text, stop):
-    cut = len(text)
-    for s in stop or ():
-        i = text.find(s)
-        if s and i != -1:
-            cut = min(cut, i)
-    return text[:cut]
-
-
 class _TextGenerationTool(PipelineTool):
     """A tool that writes text with an encoder-decoder model (the default, as transformers'
     toolbox: the input goes to the encoder, ``generate`` writes the answer) or with a causal
@@ -280,7 +261,7 @@ class _TextGenerationTool(PipelineTool):
         """Cut ``text`` so that the prompt (``reserve`` tokens besides it) fits the model."""
         import numpy as np
 
-        limit = _input_limit(self.model, self.pre_processor)
+        limit = input_limit(self.model, self.pre_processor)
         if not limit:
             return text
         new = self.max_new_tokens or self.causal_max_new_tokens
@@ -303,13 +284,11 @@ class _TextGenerationTool(PipelineTool):
     def _generate_seq2seq(self, prompt):
         import numpy as np
 
-        limit = _input_limit(self.model, self.pre_processor)
+        limit = input_limit(self.model, self.pre_processor)
         enc = self.pre_processor(prompt, return_tensors="np", truncation=bool(limit),
                                  **({"max_length": limit} if limit else {}))
-        kwargs = dict(self.generation_kwargs)
-        if self.max_new_tokens is not None:
-            kwargs["max_new_tokens"] = self.max_new_tokens
-        out = _generate(self, np.asarray(enc["input_ids"]), enc.get("attention_mask"), kwargs)
+        out = generate_ids(self, np.asarray(enc["input_ids"]), enc.get("attention_mask"),
+                           generation_kwargs_of(self))
         return self.pre_processor.decode([int(i) for i in out[0]], skip_special_tokens=True,
                                          clean_up_tokenization_spaces=True)
 
@@ -337,36 +316,6 @@ def _model_class_for(spec, hub_kwargs):
         return "TFAutoModelForSeq2SeqLM"  # from_pretrained gives the clear error
     return ("TFAutoModelForSeq2SeqLM" if getattr(config, "is_encoder_decoder", False)
             else "TFAutoModelForCausalLM")
-
-
-def _input_limit(model, tokenizer):
-    """The most input tokens the model takes: the smaller of the tokenizer's
-    ``model_max_length`` (when set) and the config's ``max_position_embeddings``."""
-    limits = []
-    tok_limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(tok_limit, int) and 0 < tok_limit < 1_000_000:
-        limits.append(tok_limit)
-    ctx = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    if isinstance(ctx, int) and ctx > 0:
-        limits.append(ctx)
-    return min(limits) if limits else None
-
-
-def _generate(tool, input_ids, attention_mask, kwargs):
-    """``tool.model.generate`` (on ``tool.device``) -> numpy sequences."""
-    import numpy as np
-
-    def run():
-        return tool.model.generate(input_ids, attention_mask=attention_mask, **kwargs)
-
-    if tool.device is not None:
-        import tensorflow as tf
-
-        with tf.device(tool.device):
-            out = run()
-    else:
-        out = run()
-    return np.asarray(getattr(out, "sequences", out))
 
 
 QA_PROMPT = ("Here is a text containing a lot of information: '''{text}'''.\n\n"
@@ -411,10 +360,7 @@ class TextSummarizationTool(_TextGenerationTool):
 
 
 class RemoteTextQuestionAnsweringTool(RemoteTool):
-    name = TextQuestionAnsweringTool.name
-    description = TextQuestionAnsweringTool.description
-    inputs = TextQuestionAnsweringTool.inputs
-    output_type = "text"
+    serves = TextQuestionAnsweringTool
     default_checkpoint = "distilbert/distilbert-base-cased-distilled-squad"
 
     def prepare_inputs(self, text, question):
@@ -424,17 +370,11 @@ class RemoteTextQuestionAnsweringTool(RemoteTool):
     def extract_outputs(self, outputs):
         if isinstance(outputs, dict) and isinstance(outputs.get("answer"), str):
             return outputs["answer"]
-        from ._http import LLMResponseError
-
-        raise LLMResponseError(f"the question-answering endpoint answered {outputs!r:.200}; "
-                               "expected {'answer': ...}.")
+        raise self.unexpected_answer("question-answering", outputs, "{'answer': ...}")
 
 
 class RemoteTextSummarizationTool(RemoteTool):
-    name = TextSummarizationTool.name
-    description = TextSummarizationTool.description
-    inputs = TextSummarizationTool.inputs
-    output_type = "text"
+    serves = TextSummarizationTool
     default_checkpoint = "sshleifer/distilbart-cnn-12-6"
 
     def prepare_inputs(self, text):
@@ -444,10 +384,7 @@ class RemoteTextSummarizationTool(RemoteTool):
         if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict) and \
                 isinstance(outputs[0].get("summary_text"), str):
             return outputs[0]["summary_text"]
-        from ._http import LLMResponseError
-
-        raise LLMResponseError(f"the summarization endpoint answered {outputs!r:.200}; "
-                               "expected [{'summary_text': ...}].")
+        raise self.unexpected_answer("summarization", outputs, "[{'summary_text': ...}]")
 
 
 # ---------------------------------------------------------------------- downloader

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from .agent_types import AgentText
 from .languages import LANGUAGE_CODES, language_code
+from .textgen import generate_ids, generation_kwargs_of, input_limit
 from .tools import PipelineTool, RemoteTool, text_arg
 
 __all__ = ["TranslationTool", "RemoteTranslationTool", "LANGUAGE_CODES"]
@@ -56,7 +57,6 @@ class TranslationTool(PipelineTool):
 
     def encode(self, text, src_lang, tgt_lang):
         from ..pipelines.text2text_generation import check_language_code
-        from .text_tools import _input_limit
 
         text = text_arg(text, "text")
         names = None if self.lang_to_code is LANGUAGE_CODES else self.lang_to_code
@@ -65,21 +65,17 @@ class TranslationTool(PipelineTool):
         tok = self._tokenizer()
         check_language_code(tok, src, "src_lang")
         check_language_code(tok, tgt, "tgt_lang")
-        limit = _input_limit(self.model, tok)
+        limit = input_limit(self.model, tok)
         extra = {"truncation": True, "max_length": limit} if limit else {}
         enc = dict(tok._build_translation_inputs(text, return_tensors="np", src_lang=src,
                                                  tgt_lang=tgt, **extra))
         return enc
 
     def forward(self, inputs):
-        from .text_tools import _generate
-
-        kwargs = dict(self.generation_kwargs)
-        if self.max_new_tokens is not None:
-            kwargs["max_new_tokens"] = self.max_new_tokens
+        kwargs = generation_kwargs_of(self)
         kwargs.setdefault("forced_bos_token_id", int(inputs["forced_bos_token_id"]))
-        return _generate(self, np.asarray(inputs["input_ids"]), inputs.get("attention_mask"),
-                         kwargs)
+        return generate_ids(self, np.asarray(inputs["input_ids"]), inputs.get("attention_mask"),
+                            kwargs)
 
     def decode(self, outputs):
         return AgentText(self._tokenizer().decode([int(i) for i in outputs[0]],
@@ -87,10 +83,7 @@ class TranslationTool(PipelineTool):
 
 
 class RemoteTranslationTool(RemoteTool):
-    name = TranslationTool.name
-    description = TranslationTool.description
-    inputs = TranslationTool.inputs
-    output_type = "text"
+    serves = TranslationTool
     default_checkpoint = TranslationTool.default_checkpoint
 
     def prepare_inputs(self, text, src_lang, tgt_lang):
@@ -102,7 +95,4 @@ class RemoteTranslationTool(RemoteTool):
         if isinstance(outputs, list) and outputs and isinstance(outputs[0], dict) and \
                 isinstance(outputs[0].get("translation_text"), str):
             return outputs[0]["translation_text"]
-        from ._http import LLMResponseError
-
-        raise LLMResponseError(f"the translation endpoint answered {outputs!r:.200}; "
-                               "expected [{'translation_text': ...}].")
+        raise self.unexpected_answer("translation", outputs, "[{'translation_text': ...}]")

@@ -22,6 +22,16 @@ class RemoteTool(Tool):
     """
 
     default_checkpoint = None
+    # a local tool class whose name, description, inputs and output_type this one serves
+    serves = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        local = cls.__dict__.get("serves")
+        if local is not None:
+            for key in ("name", "description", "inputs", "output_type"):
+                if key not in cls.__dict__:
+                    setattr(cls, key, getattr(local, key))
 
     def __init__(self, endpoint_url=None, token=None, tool_class=None, *, timeout=60.0,
                  max_retries=3, backoff=1.0):
@@ -49,6 +59,14 @@ class RemoteTool(Tool):
 
     def extract_outputs(self, outputs):
         return outputs
+
+    @staticmethod
+    def unexpected_answer(what, outputs, expected):
+        """The error for an endpoint answer ``extract_outputs`` cannot read."""
+        from .._http import LLMResponseError
+
+        return LLMResponseError(f"the {what} endpoint answered {outputs!r:.200}; "
+                                f"expected {expected}.")
 
     def __call__(self, *args, **kwargs):
         from .._http import request_json
