@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import InvalidInputError
 from ..hub.resolve import ModelSource, split_gguf_path
-from .base import _check_path_like, load_config
+from .base import check_path_like, load_config
 from .registry import folder_config, model_class_for
 
 
@@ -27,7 +27,7 @@ class _TFAutoClass:
                                           kwargs.pop("gguf_file", None))
         if gguf_file is not None:
             kwargs["gguf_file"] = gguf_file
-        _check_path_like(path)
+        check_path_like(path)
         load_keys = ("revision", "cache_dir", "local_files_only", "token", "subfolder")
         source = ModelSource(path, **{k: kwargs[k] for k in load_keys if k in kwargs})
         if config is None and not kwargs.get("gguf_file") and os.path.isdir(path):

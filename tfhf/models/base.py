@@ -199,7 +199,7 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         path, gguf_file = split_gguf_path(pretrained_model_name_or_path, gguf_file)
         source = ModelSource(path, revision=revision, cache_dir=cache_dir,
                              local_files_only=local_files_only, token=token, subfolder=subfolder)
-        _check_path_like(path)
+        check_path_like(path)
         config, unused = load_config(source, config, gguf_file=gguf_file, **kwargs)
         if unused:
             raise InvalidInputError(
@@ -453,7 +453,7 @@ def gguf_path(source: ModelSource, gguf_file) -> str:
     return source.get(gguf_file)
 
 
-def _check_path_like(path):
+def check_path_like(path):
     looks_local = path.startswith((".", "/", "~")) or path.count("/") > 1
     if looks_local and not os.path.exists(path):
         raise ModelNotFoundError(
