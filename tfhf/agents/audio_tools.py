@@ -50,6 +50,7 @@ class SpeechToTextTool(PipelineTool):
     output_type = "text"
     model_class = "TFAutoModelForSpeechSeq2Seq"
     default_checkpoint = "openai/whisper-base"
+    pipeline_task = "automatic-speech-recognition"
 
     def __init__(self, model=None, pre_processor=None, post_processor=None, device=None,
                  model_kwargs=None, token=None, generate_kwargs=None, **hub_kwargs):
@@ -57,11 +58,7 @@ class SpeechToTextTool(PipelineTool):
                          **hub_kwargs)
         self.generate_kwargs = {"num_beams": 1, **(generate_kwargs or {})}
 
-    def setup(self):
-        self.setup_pipeline("automatic-speech-recognition")
-
     def __call__(self, audio):
-        if not self.is_initialized:
-            self.setup()
-        result = self.pipeline(_audio_input(audio), generate_kwargs=dict(self.generate_kwargs))
+        result = self.run_pipeline(_audio_input(audio),
+                                   generate_kwargs=dict(self.generate_kwargs))
         return AgentText(result["text"].strip())

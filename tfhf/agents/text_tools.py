@@ -62,14 +62,10 @@ class TextClassificationTool(PipelineTool):
     output_type = "text"
     model_class = "TFAutoModelForSequenceClassification"
     default_checkpoint = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
-
-    def setup(self):
-        self.setup_pipeline("text-classification")
+    pipeline_task = "text-classification"
 
     def __call__(self, text):
-        if not self.is_initialized:
-            self.setup()
-        result = self.pipeline(text_arg(text, "text"), truncation=True)
+        result = self.run_pipeline(text_arg(text, "text"), truncation=True)
         if isinstance(result, list):
             result = result[0]
         return AgentText(result["label"])

@@ -79,36 +79,33 @@ class StatementsMixin:
     def exec_for(self, node):
         iterable = self.eval(node.iter)
         items = self.iter_of(iterable, "a for loop")
-        broke = False
         for item in items:
             self.budget.iterate()
             self.assign(node.target, item)
-            try:
-                self.exec_block(node.body)
-            except Break:
-                broke = True
-                break
-            except Continue:
-                continue
-        if not broke and node.orelse:
-            self.exec_block(node.orelse)
+            if self.loop_body(node):
+                return
+        self.exec_block(node.orelse)
 
     def exec_while(self, node):
-        broke = False
         while True:
             self.line = node.lineno
             if not self.truth(self.eval(node.test)):
                 break
             self.budget.iterate()
-            try:
-                self.exec_block(node.body)
-            except Break:
-                broke = True
-                break
-            except Continue:
-                continue
-        if not broke and node.orelse:
-            self.exec_block(node.orelse)
+            if self.loop_body(node):
+                return
+        self.exec_block(node.orelse)
+
+    def loop_body(self, node):
+        """One pass through a loop's body; True when it ran ``break`` (the loop ends without
+        its ``else``)."""
+        try:
+            self.exec_block(node.body)
+        except Break:
+            return True
+        except Continue:
+            pass
+        return False
 
     def truth(self, value):
         if type(value) is Opaque:

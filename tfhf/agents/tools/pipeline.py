@@ -49,6 +49,8 @@ class PipelineTool(Tool):
     post_processor_class = "AutoTokenizer"
     default_checkpoint = None
     loads_model = True
+    # set for a tool that runs a ready-made tfhf pipeline: ``setup`` builds ``self.pipeline``
+    pipeline_task = None
 
     def __init__(self, model=None, pre_processor=None, post_processor=None, device=None,
                  model_kwargs=None, token=None, **hub_kwargs):
@@ -95,7 +97,16 @@ class PipelineTool(Tool):
         kwargs = {**self.hub_kwargs, **spec_kwargs, **(extra or {})}
         return tfhf_attr(cls).from_pretrained(name, **kwargs)
 
+    def run_pipeline(self, *args, **kwargs):
+        """``self.pipeline(*args, **kwargs)``, set up on the first call."""
+        if not self.is_initialized:
+            self.setup()
+        return self.pipeline(*args, **kwargs)
+
     def setup(self):
+        if self.pipeline_task is not None:
+            self.setup_pipeline(self.pipeline_task)
+            return
         if isinstance(self.pre_processor, (str, os.PathLike)):
             self.pre_processor = self._load(self.pre_processor_class, self.pre_processor)
         if isinstance(self.model, (str, os.PathLike)):
