@@ -184,6 +184,19 @@ def masked_lm_head_names(heads, task, config, bias_key, decoder_prefix):
     return table, (bias_key,)
 
 
+def encoder_embedding_table(token_types):
+    """HF -> tfhf table of BERT-style encoder embeddings (word, position, with
+    ``token_types`` the token-type table, then the LayerNorm); BERT, RoBERTa and DistilBERT
+    name these alike."""
+    names = ["word_embeddings", "position_embeddings"]
+    if token_types:
+        names.append("token_type_embeddings")
+    t = {f"embeddings.{n}.weight": f"embeddings.{n}.embeddings" for n in names}
+    t["embeddings.LayerNorm.weight"] = "embeddings.norm.weight"
+    t["embeddings.LayerNorm.bias"] = "embeddings.norm.bias"
+    return t
+
+
 def encoder_layer_table(hf_layer_prefix, num_layers, dense_names, norm_names):
     """HF -> tfhf table for a stack of :class:`tfhf.layers.EncoderBlock` s.
 

@@ -1,16 +1,11 @@
 """BERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
 
-from ..weights import ENCODER_TOKEN_HEADS, encoder_layer_table, masked_lm_head_names
+from ..weights import (ENCODER_TOKEN_HEADS, encoder_embedding_table, encoder_layer_table,
+                       masked_lm_head_names)
 
 
 def base_weights(config, with_pooler=True):
-    t = {
-        "embeddings.word_embeddings.weight": "embeddings.word_embeddings.embeddings",
-        "embeddings.position_embeddings.weight": "embeddings.position_embeddings.embeddings",
-        "embeddings.token_type_embeddings.weight": "embeddings.token_type_embeddings.embeddings",
-        "embeddings.LayerNorm.weight": "embeddings.norm.weight",
-        "embeddings.LayerNorm.bias": "embeddings.norm.bias",
-    }
+    t = encoder_embedding_table(token_types=True)
     t.update(encoder_layer_table("encoder.layer", config.num_hidden_layers, [
         ("attention.self.query", "attention.query"),
         ("attention.self.key", "attention.key"),

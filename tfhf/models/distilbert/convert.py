@@ -1,15 +1,10 @@
 """DistilBERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
 
-from ..weights import ENCODER_TOKEN_HEADS, encoder_layer_table
+from ..weights import ENCODER_TOKEN_HEADS, encoder_embedding_table, encoder_layer_table
 
 
 def base_weights(config, with_pooler=False):
-    t = {
-        "embeddings.word_embeddings.weight": "embeddings.word_embeddings.embeddings",
-        "embeddings.position_embeddings.weight": "embeddings.position_embeddings.embeddings",
-        "embeddings.LayerNorm.weight": "embeddings.norm.weight",
-        "embeddings.LayerNorm.bias": "embeddings.norm.bias",
-    }
+    t = encoder_embedding_table(token_types=False)
     t.update(encoder_layer_table("transformer.layer", config.n_layers, [
         ("attention.q_lin", "attention.query"),
         ("attention.k_lin", "attention.key"),

@@ -6,10 +6,10 @@ Mistral and Qwen2 checkpoints use the same names (Qwen2 adds q/k/v biases).
 from ..weights import lm_head_weights
 
 
-def base_weights(config, with_pooler=False, qkv_bias=None):
+def base_weights(config, with_pooler=False, qkv_bias=None, mlp_bias=None):
     qkv_bias = getattr(config, "attention_bias", False) if qkv_bias is None else qkv_bias
     out_bias = getattr(config, "attention_bias", False)
-    mlp_bias = getattr(config, "mlp_bias", False)
+    mlp_bias = getattr(config, "mlp_bias", False) if mlp_bias is None else mlp_bias
     t = {
         "embed_tokens.weight": "embed_tokens.embeddings",
         "norm.weight": "norm.weight",
