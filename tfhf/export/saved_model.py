@@ -216,7 +216,7 @@ def _write_metadata(path, metadata):
 
 def _encoder_builder(model, tokenizer, task, max_length, pooling, normalize):
     """Validate everything up front; return ``build(scratch) -> (module, signatures, meta)``."""
-    from . import signatures as S
+    from . import signatures as serving_signatures
     from .tokenization import WordPieceSpec, bert_tables
 
     model.build_weights()
@@ -229,9 +229,9 @@ def _encoder_builder(model, tokenizer, task, max_length, pooling, normalize):
             pooling = st["pooling"] if st else "mean"
         if normalize is None:
             normalize = bool(st and st["normalize"])
-        if pooling not in S.POOLING_MODES:
+        if pooling not in serving_signatures.POOLING_MODES:
             raise UnsupportedModelError(f"pooling={pooling!r} is not supported; use one of "
-                                        f"{', '.join(S.POOLING_MODES)}.")
+                                        f"{', '.join(serving_signatures.POOLING_MODES)}.")
         if st and st["do_lower_case"] and spec is not None and \
                 not spec.normalizer.get("lowercase", True):
             raise UnsupportedModelError("sentence_bert_config.json sets do_lower_case on a "
@@ -257,14 +257,14 @@ def _encoder_builder(model, tokenizer, task, max_length, pooling, normalize):
                     tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
         common = dict(encoder=encoder, token_types=token_types, max_positions=model_limit)
         if task == "text-classification":
-            module = S.TextClassificationServing(model, **common)
+            module = serving_signatures.TextClassificationServing(model, **common)
         elif task == "token-classification":
             specials = set(getattr(tokenizer, "all_special_ids", []) or []) if tokenizer else set()
-            module = S.TokenClassificationServing(model, special_ids=specials,
-                                                  id_to_token=id_to_token, **common)
+            module = serving_signatures.TokenClassificationServing(
+                model, special_ids=specials, id_to_token=id_to_token, **common)
         else:
-            module = S.FeatureExtractionServing(model, pooling=pooling, normalize=normalize,
-                                                token_outputs=not st, **common)
+            module = serving_signatures.FeatureExtractionServing(
+                model, pooling=pooling, normalize=normalize, token_outputs=not st, **common)
         meta = {"max_length": length if spec is not None else None,
                 "token_type_ids": token_types,
                 "in_graph_tokenizer": "wordpiece" if spec is not None else None}
@@ -274,10 +274,10 @@ def _encoder_builder(model, tokenizer, task, max_length, pooling, normalize):
             meta.update(tensorflow_text_ops=list(TF_TEXT_OPS),
                         python_load=f"tensorflow-text ops: {PYTHON_LOAD_NOTE}")
         if task == "text-classification":
-            meta.update(labels=S.labels_of(model.config),
-                        function_to_apply=S.function_to_apply(model.config))
+            meta.update(labels=serving_signatures.labels_of(model.config),
+                        function_to_apply=serving_signatures.function_to_apply(model.config))
         elif task == "token-classification":
-            meta.update(labels=S.labels_of(model.config))
+            meta.update(labels=serving_signatures.labels_of(model.config))
         else:
             meta.update(pooling=pooling, normalize=bool(normalize),
                         sentence_transformers=bool(st))

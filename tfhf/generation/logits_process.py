@@ -292,7 +292,7 @@ def _vocab_bool(ids, vocab_size):
     return mask
 
 
-def make_plan_and_params(gc, vocab_size, eos_ids, sample, num_beams, input_len=None,
+def make_plan_and_params(config, vocab_size, eos_ids, sample, num_beams, input_len=None,
                          table_len=None, forced_ids=()):
     """From a prepared GenerationConfig: the static :class:`ProcessorPlan` and the numpy
     values of its per-call parameters.
@@ -303,13 +303,13 @@ def make_plan_and_params(gc, vocab_size, eos_ids, sample, num_beams, input_len=N
     """
     params = {}
     plan = {}
-    if gc.repetition_penalty is not None and gc.repetition_penalty != 1.0:
+    if config.repetition_penalty is not None and config.repetition_penalty != 1.0:
         plan["repetition_penalty"] = True
-        params["repetition_penalty"] = np.float32(gc.repetition_penalty)
-    if gc.no_repeat_ngram_size:
-        plan["no_repeat_ngram_size"] = int(gc.no_repeat_ngram_size)
-    if gc.bad_words_ids is not None:
-        words = [list(w) for w in gc.bad_words_ids]
+        params["repetition_penalty"] = np.float32(config.repetition_penalty)
+    if config.no_repeat_ngram_size:
+        plan["no_repeat_ngram_size"] = int(config.no_repeat_ngram_size)
+    if config.bad_words_ids is not None:
+        words = [list(w) for w in config.bad_words_ids]
         if eos_ids:
             words = [w for w in words if not (len(w) == 1 and w[0] in eos_ids)]
         single = np.zeros([vocab_size], bool)
@@ -327,26 +327,26 @@ def make_plan_and_params(gc, vocab_size, eos_ids, sample, num_beams, input_len=N
             params[f"bad_prefix_{i}"] = np.asarray([w[:-1] for w in ws], np.int32)
             params[f"bad_last_{i}"] = np.asarray([w[-1] for w in ws], np.int32)
         plan["bad_words_groups"] = tuple(groups)
-    if eos_ids and ((gc.min_length or 0) > 0 or (gc.min_new_tokens or 0) > 0):
+    if eos_ids and ((config.min_length or 0) > 0 or (config.min_new_tokens or 0) > 0):
         plan["min_length"] = True
-    if gc.forced_bos_token_id is not None:
+    if config.forced_bos_token_id is not None:
         plan["forced_bos"] = True
-        params["forced_bos"] = np.int32(gc.forced_bos_token_id)
-    if gc.forced_eos_token_id is not None:
-        forced_eos = gc.forced_eos_token_id
+        params["forced_bos"] = np.int32(config.forced_bos_token_id)
+    if config.forced_eos_token_id is not None:
+        forced_eos = config.forced_eos_token_id
         forced_eos = [forced_eos] if isinstance(forced_eos, (int, np.integer)) else forced_eos
         plan["forced_eos"] = True
         params["forced_eos"] = _vocab_bool(forced_eos, vocab_size)
-        params["max_length"] = np.int32(gc.max_length)
-    if gc.suppress_tokens is not None:
+        params["max_length"] = np.int32(config.max_length)
+    if config.suppress_tokens is not None:
         plan["suppress"] = True
-        params["suppress"] = _vocab_bool(gc.suppress_tokens, vocab_size)
-    if gc.begin_suppress_tokens is not None and input_len is not None:
+        params["suppress"] = _vocab_bool(config.suppress_tokens, vocab_size)
+    if config.begin_suppress_tokens is not None and input_len is not None:
         begin = int(input_len)
-        if begin == 1 and gc.forced_bos_token_id is not None:
+        if begin == 1 and config.forced_bos_token_id is not None:
             begin += 1  # transformers: the forced BOS comes first
         plan["begin_suppress"] = True
-        params["begin_suppress"] = _vocab_bool(gc.begin_suppress_tokens, vocab_size)
+        params["begin_suppress"] = _vocab_bool(config.begin_suppress_tokens, vocab_size)
         params["begin_index"] = np.int32(begin)
     if forced_ids:
         table = np.full([int(table_len)], -1, np.int32)
@@ -359,15 +359,16 @@ def make_plan_and_params(gc, vocab_size, eos_ids, sample, num_beams, input_len=N
         plan["sample"] = True
         keep = max(2, len(eos_ids) + 1) if num_beams > 1 else 1
         plan["min_tokens_to_keep"] = keep
-        params["temperature"] = np.float32(gc.temperature if gc.temperature is not None else 1.0)
-        if gc.top_k is not None and gc.top_k != 0:
-            k = max(int(gc.top_k), keep)
+        temperature = config.temperature
+        params["temperature"] = np.float32(temperature if temperature is not None else 1.0)
+        if config.top_k is not None and config.top_k != 0:
+            k = max(int(config.top_k), keep)
             plan["top_k_bucket"] = min(_bucket_pow2(k, 64), int(vocab_size))
             params["top_k"] = np.int32(min(k, vocab_size))
-        if gc.top_p is not None and gc.top_p < 1.0:
+        if config.top_p is not None and config.top_p < 1.0:
             plan["top_p"] = True
-            params["top_p"] = np.float32(gc.top_p)
-        if gc.min_p is not None:
+            params["top_p"] = np.float32(config.top_p)
+        if config.min_p is not None:
             plan["min_p"] = True
-            params["min_p"] = np.float32(gc.min_p)
+            params["min_p"] = np.float32(config.min_p)
     return ProcessorPlan(**plan), params

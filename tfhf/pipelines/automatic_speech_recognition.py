@@ -96,11 +96,11 @@ def _read_preprocessor_config(folder):
 
 
 # ---------------------------------------------------------------------- Whisper prompts
-def _language_id(gc, language):
-    """A language code / name / token -> its token id in ``gc.lang_to_id``."""
+def _language_id(gen_config, language):
+    """A language code / name / token -> its token id in ``gen_config.lang_to_id``."""
     from transformers.models.whisper.tokenization_whisper import LANGUAGES, TO_LANGUAGE_CODE
 
-    lang_to_id = dict(getattr(gc, "lang_to_id", None) or {})
+    lang_to_id = dict(getattr(gen_config, "lang_to_id", None) or {})
     if not isinstance(language, str):
         raise InvalidInputError(f"language must be a string such as 'en', 'french' or "
                                 f"'<|fr|>', got {language!r}.")
@@ -124,21 +124,21 @@ def _language_id(gc, language):
     return int(lang_to_id[token])
 
 
-def _is_multilingual(gc):
-    value = getattr(gc, "is_multilingual", None)
+def _is_multilingual(gen_config):
+    value = getattr(gen_config, "is_multilingual", None)
     if value is not None:
         return bool(value)
-    return bool(getattr(gc, "lang_to_id", None))
+    return bool(getattr(gen_config, "lang_to_id", None))
 
 
-def whisper_prompt_ids(model, gc, input_features, language=None, task=None):
+def whisper_prompt_ids(model, gen_config, input_features, language=None, task=None):
     """The decoder prompt rows ``(batch, n)`` for Whisper (see the module docstring)."""
     batch = int(input_features.shape[0])
-    start = gc.decoder_start_token_id
+    start = gen_config.decoder_start_token_id
     if start is None:
         raise InvalidInputError("The model's generation config has no decoder_start_token_id "
                                 "(<|startoftranscript|>).")
-    multilingual = _is_multilingual(gc)
+    multilingual = _is_multilingual(gen_config)
     if not multilingual:
         if language is not None and str(language).strip().lower() not in (
                 "en", "english", "<|en|>"):
@@ -155,7 +155,7 @@ def whisper_prompt_ids(model, gc, input_features, language=None, task=None):
 
     prompt = [int(start)]
     if language is None and task is None:  # the checkpoint's (older) forced_decoder_ids
-        forced = getattr(gc, "forced_decoder_ids", None) or \
+        forced = getattr(gen_config, "forced_decoder_ids", None) or \
             getattr(model.config, "forced_decoder_ids", None) or []
         for position, token in sorted((int(p), t) for p, t in forced):
             if position != len(prompt):
@@ -165,10 +165,10 @@ def whisper_prompt_ids(model, gc, input_features, language=None, task=None):
 
     lang_ids = None
     if language is not None:
-        lang_ids = [_language_id(gc, language)] * batch
-    elif multilingual and getattr(gc, "lang_to_id", None) and (len(prompt) < 2
-                                                                or prompt[1] is None):
-        lang_ids = detect_language(model, gc, input_features)
+        lang_ids = [_language_id(gen_config, language)] * batch
+    elif multilingual and getattr(gen_config, "lang_to_id", None) and \
+            (len(prompt) < 2 or prompt[1] is None):
+        lang_ids = detect_language(model, gen_config, input_features)
     if lang_ids is not None:
         for row, lang in zip(rows, lang_ids):
             if len(row) > 1:
@@ -176,8 +176,8 @@ def whisper_prompt_ids(model, gc, input_features, language=None, task=None):
             else:
                 row.append(lang)
 
-    task_to_id = dict(getattr(gc, "task_to_id", None) or {})
-    no_ts = getattr(gc, "no_timestamps_token_id", None)
+    task_to_id = dict(getattr(gen_config, "task_to_id", None) or {})
+    no_ts = getattr(gen_config, "no_timestamps_token_id", None)
     for row in rows:
         if task is not None:
             if task not in task_to_id:

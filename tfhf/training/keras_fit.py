@@ -179,15 +179,15 @@ class KerasTrainingMixin:
         so that XLA compiles a bounded number of shapes. ``batch_size`` is the global batch
         under ``tf.distribute``. ``seed`` makes shuffling reproducible.
         """
-        from ..data import collators as C
+        from ..data import collators as data_collators
         from ..data.tf_dataset import LABEL_ALIASES, to_tf_dataset
 
         if collate_fn is None:
             if tokenizer is None:
-                collate_fn = C.DefaultDataCollator(return_tensors="np")
+                collate_fn = data_collators.DefaultDataCollator(return_tensors="np")
             else:
-                collate_fn = C.DataCollatorWithPadding(tokenizer, return_tensors="np",
-                                                       pad_to_multiple_of=pad_to_multiple_of)
+                collate_fn = data_collators.DataCollatorWithPadding(
+                    tokenizer, return_tensors="np", pad_to_multiple_of=pad_to_multiple_of)
         if drop_remainder is None:
             drop_remainder = shuffle
         inputs = self.input_signature_names()
