@@ -152,6 +152,24 @@ def _load_data(train_file, validation_file, text_column, label_column, label_nam
     return train, val, labels, id2label
 
 
+def _check_output(output, overwrite):
+    if os.path.isfile(output):
+        raise InvalidInputError(f"--output '{output}' is a file; pass a folder.")
+    if os.path.isdir(output) and os.listdir(output) and not overwrite:
+        raise InvalidInputError(f"--output '{output}' exists and is not empty; pass --overwrite "
+                                "or another folder.")
+
+
+def _tokenize(dataset, tokenizer, text_column, max_length):
+    """The dataset's texts as token ids (a missing text as ""), keeping its ``labels``."""
+    def tokenize(batch):
+        texts = [t if isinstance(t, str) else "" for t in batch[text_column]]
+        return tokenizer(texts, truncation=True, max_length=max_length)
+
+    return dataset.map(tokenize, batched=True,
+                       remove_columns=[c for c in dataset.column_names if c != "labels"])
+
+
 def train_text_classifier(model, train_file, output, validation_file=None, text_column="text",
                           label_column="label", epochs=1, batch_size=32, learning_rate=5e-5,
                           max_train_samples=None, max_eval_samples=None, max_length=128,
@@ -171,11 +189,7 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
     from .._keras import keras
 
     warn = warn or _warn
-    if os.path.isfile(output):
-        raise InvalidInputError(f"--output '{output}' is a file; pass a folder.")
-    if os.path.isdir(output) and os.listdir(output) and not overwrite:
-        raise InvalidInputError(f"--output '{output}' exists and is not empty; pass --overwrite "
-                                "or another folder.")
+    _check_output(output, overwrite)
     if epochs < 1 or batch_size < 1:
         raise InvalidInputError("--epochs and --batch-size must be positive.")
     _check_classifier_folder(model)
@@ -183,15 +197,7 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
         train_file, validation_file, text_column, label_column, label_names, max_train_samples,
         max_eval_samples, validation_split, seed)
     tokenizer = AutoTokenizer.from_pretrained(model)
-
-    def tokenize(batch):
-        texts = [t if isinstance(t, str) else "" for t in batch[text_column]]
-        return tokenizer(texts, truncation=True, max_length=max_length)
-
-    train = train.map(tokenize, batched=True, remove_columns=[c for c in train.column_names
-                                                              if c != "labels"])
-    val = val.map(tokenize, batched=True, remove_columns=[c for c in val.column_names
-                                                          if c != "labels"])
+    train, val = (_tokenize(d, tokenizer, text_column, max_length) for d in (train, val))
     seed_everything(seed)
     if mixed_precision:
         keras.mixed_precision.set_global_policy(mixed_precision)

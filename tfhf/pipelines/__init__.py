@@ -121,7 +121,6 @@ def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, 
     """
     import importlib
 
-    from ..data.tokenizer import AutoTokenizer, TFTokenizer
     from ..models import auto
 
     if framework not in (None, "tf"):
@@ -170,6 +169,16 @@ def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, 
     else:
         _check_model(model, cls, name)
 
+    tokenizer = _load_tokenizer(tokenizer, model_name, model, config, hub, use_fast)
+    return cls(model=model, tokenizer=tokenizer, batch_size=batch_size, task=task,
+               device=device, **kwargs)
+
+
+def _load_tokenizer(tokenizer, model_name, model, config, hub, use_fast):
+    """The pipeline's TFTokenizer: ``tokenizer`` as given (name, ``(name, kwargs)`` or object),
+    by default the model's."""
+    from ..data.tokenizer import AutoTokenizer, TFTokenizer
+
     if tokenizer is None:
         tokenizer = model_name or (config if isinstance(config, str) else None) \
             or getattr(model, "name_or_path", None) \
@@ -188,8 +197,7 @@ def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, 
         tokenizer = AutoTokenizer.from_pretrained(tok_name, **tok_kwargs)
     elif not isinstance(tokenizer, TFTokenizer):
         tokenizer = TFTokenizer(tokenizer)
-    return cls(model=model, tokenizer=tokenizer, batch_size=batch_size, task=task,
-               device=device, **kwargs)
+    return tokenizer
 
 
 def _check_model(model, cls, task):

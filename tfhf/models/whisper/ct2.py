@@ -188,6 +188,45 @@ def _check_scalars(model):
                 "convert this model.")
 
 
+def _alignment_heads(ct2_cfg, cfg_path, n_dec, heads_dec):
+    """The config's ``alignment_heads`` (None when absent), checked against the decoder."""
+    align = ct2_cfg.get("alignment_heads")
+    if align is not None:
+        ok = isinstance(align, list) and all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p)
+            and 0 <= p[0] < n_dec and 0 <= p[1] < heads_dec for p in align)
+        if not ok:
+            raise ConfigError(f"'{cfg_path}': alignment_heads must be [layer, head] pairs "
+                              f"within {n_dec} decoder layers and {heads_dec} heads.")
+    return align
+
+
+def _generation_kwargs(ids, *, sot, eos, max_length, suppress, begin, multilingual, lang_ids,
+                       align):
+    """The GenerationConfig fields of a CTranslate2 Whisper model (special ids by token)."""
+    gen = dict(decoder_start_token_id=sot, bos_token_id=eos, eos_token_id=eos,
+               pad_token_id=eos, max_length=max_length,
+               suppress_tokens=suppress, begin_suppress_tokens=begin,
+               is_multilingual=multilingual, return_timestamps=False)
+    if align is not None:
+        gen["alignment_heads"] = align
+    for key, token in (("no_timestamps_token_id", "<|notimestamps|>"),
+                       ("prev_sot_token_id", "<|startofprev|>")):
+        if token in ids:
+            gen[key] = ids[token]
+    if "<|notimestamps|>" in ids:
+        gen["max_initial_timestamp_index"] = 50
+    if multilingual:
+        by_id = {v: k for k, v in ids.items()}
+        langs = {by_id[i]: i for i in lang_ids if i in by_id}
+        if langs:
+            gen["lang_to_id"] = langs
+        tasks = {t: ids[f"<|{t}|>"] for t in ("transcribe", "translate") if f"<|{t}|>" in ids}
+        if tasks:
+            gen["task_to_id"] = tasks
+    return gen
+
+
 def infer_config(model, folder):
     """(WhisperConfig, GenerationConfig, tied) of a CTranslate2 Whisper model."""
     from transformers import GenerationConfig, WhisperConfig
@@ -238,14 +277,7 @@ def infer_config(model, folder):
     begin = _int_list(ct2_cfg, "suppress_ids_begin", vocab, cfg_path)
     lang_ids = _int_list(ct2_cfg, "lang_ids", vocab, cfg_path) or []
     heads_dec = heads("decoder")
-    align = ct2_cfg.get("alignment_heads")
-    if align is not None:
-        ok = isinstance(align, list) and all(
-            isinstance(p, list) and len(p) == 2 and all(isinstance(v, int) for v in p)
-            and 0 <= p[0] < n_dec and 0 <= p[1] < heads_dec for p in align)
-        if not ok:
-            raise ConfigError(f"'{cfg_path}': alignment_heads must be [layer, head] pairs "
-                              f"within {n_dec} decoder layers and {heads_dec} heads.")
+    align = _alignment_heads(ct2_cfg, cfg_path, n_dec, heads_dec)
     config = WhisperConfig(
         vocab_size=vocab, num_mel_bins=n_mels, d_model=d_model,
         encoder_layers=n_enc, decoder_layers=n_dec, encoder_attention_heads=heads("encoder"),
@@ -256,26 +288,9 @@ def infer_config(model, folder):
         decoder_start_token_id=sot, bos_token_id=eos, eos_token_id=eos, pad_token_id=eos,
         suppress_tokens=suppress, begin_suppress_tokens=begin, tie_word_embeddings=tied,
         architectures=["WhisperForConditionalGeneration"])
-    gen = dict(decoder_start_token_id=sot, bos_token_id=eos, eos_token_id=eos,
-               pad_token_id=eos, max_length=config.max_target_positions,
-               suppress_tokens=suppress, begin_suppress_tokens=begin,
-               is_multilingual=multilingual, return_timestamps=False)
-    if align is not None:
-        gen["alignment_heads"] = align
-    for key, token in (("no_timestamps_token_id", "<|notimestamps|>"),
-                       ("prev_sot_token_id", "<|startofprev|>")):
-        if token in ids:
-            gen[key] = ids[token]
-    if "<|notimestamps|>" in ids:
-        gen["max_initial_timestamp_index"] = 50
-    if multilingual:
-        by_id = {v: k for k, v in ids.items()}
-        langs = {by_id[i]: i for i in lang_ids if i in by_id}
-        if langs:
-            gen["lang_to_id"] = langs
-        tasks = {t: ids[f"<|{t}|>"] for t in ("transcribe", "translate") if f"<|{t}|>" in ids}
-        if tasks:
-            gen["task_to_id"] = tasks
+    gen = _generation_kwargs(ids, sot=sot, eos=eos, max_length=config.max_target_positions,
+                             suppress=suppress, begin=begin, multilingual=multilingual,
+                             lang_ids=lang_ids, align=align)
     return config, GenerationConfig(**{k: v for k, v in gen.items() if v is not None}), tied
 
 
