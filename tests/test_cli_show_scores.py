@@ -16,7 +16,7 @@ from tfhf import cli, token_scores
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from test_cli_generate import NEW, tiny  # noqa: E402,F401  (the tiny Llama fixture)
+from chat_fixtures import NEW, tiny  # noqa: E402,F401  (the tiny Llama fixture)
 
 PIECE = re.compile(r"(.*?) \(p=([0-9.]+)\)", re.S)
 

@@ -28,11 +28,11 @@ def check_tutorial_results(r, keras_name):
                            for k in ("input_ids", "token_type_ids", "attention_mask")}
     assert r["logits"] == ["EagerTensor", "float32", [1, 2]]
     assert r["predicted_label"] in ("NEGATIVE", "POSITIVE")
-    if "pipeline" in r:  # [{"label": ..., "score": ...}] as transformers' pipeline
-        (pred,) = r["pipeline"]
-        assert set(pred) == {"label", "score"}
-        assert pred["label"] == r["predicted_label"]
-        assert 0.5 <= pred["score"] <= 1.0
+    # the pipeline answers [{"label": ..., "score": ...}] as transformers' pipeline did
+    (pred,) = r["pipeline"]
+    assert set(pred) == {"label", "score"}
+    assert pred["label"] == r["predicted_label"]
+    assert 0.5 <= pred["score"] <= 1.0
     # part 2: an explicit Keras loss and metrics=["accuracy"] on numpy inputs
     hist = r["explicit_history"]
     assert set(hist) == {"loss", "accuracy"}

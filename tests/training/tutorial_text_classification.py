@@ -92,13 +92,10 @@ tokenizer.save_pretrained(os.path.join(output_dir, "my_awesome_model"))
 # inference
 text = "This was a masterpiece. Not completely faithful to the books, but great acting."
 
-try:  # tfhf.pipeline is optional here (another part of tfhf)
-    from tfhf import pipeline
-except (ImportError, AttributeError):
-    pipeline = None
-if pipeline is not None:
-    classifier = pipeline("sentiment-analysis", model=os.path.join(output_dir, "my_awesome_model"))
-    RESULTS["pipeline"] = classifier(text)
+from tfhf import pipeline  # noqa: E402
+
+classifier = pipeline("sentiment-analysis", model=os.path.join(output_dir, "my_awesome_model"))
+RESULTS["pipeline"] = classifier(text)
 
 tokenizer = AutoTokenizer.from_pretrained(os.path.join(output_dir, "my_awesome_model"))
 inputs = tokenizer(text, return_tensors="tf")
