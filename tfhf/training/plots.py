@@ -53,6 +53,17 @@ def current_learning_rate(optimizer):
         return None
 
 
+def float_logs(logs):
+    """The Keras logs whose values are numbers, as floats."""
+    out = {}
+    for k, v in (logs or {}).items():
+        try:
+            out[k] = float(np.asarray(v))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
 def _accuracy_key(keys):
     found = [k for k in keys if "acc" in k and not k.startswith("val_")]
     return found[0] if found else None
@@ -120,24 +131,12 @@ class TrainingPlot(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if not IS_KERAS_3:  # tf_keras updates its current learning rate during the step
             self._lr = current_learning_rate(self.model.optimizer)
-        values = {}
-        for k, v in (logs or {}).items():
-            try:
-                values[k] = float(np.asarray(v))
-            except (TypeError, ValueError):
-                continue
-        self.steps.append((self._epoch, batch + 1, values))
+        self.steps.append((self._epoch, batch + 1, float_logs(logs)))
         if self._lr is not None:
             self.learning_rates.append((len(self.steps), self._lr))
 
     def on_epoch_end(self, epoch, logs=None):
-        clean = {}
-        for k, v in (logs or {}).items():
-            try:
-                clean[k] = float(np.asarray(v))
-            except (TypeError, ValueError):
-                continue
-        self.epochs.append((len(self.steps), clean))
+        self.epochs.append((len(self.steps), float_logs(logs)))
         if self.path:
             self.save(self.path)
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from .._keras import IS_KERAS_3, keras
-from .plots import current_learning_rate
+from .plots import current_learning_rate, float_logs
 
 TENSORBOARD_HINT = 'pip install "tfhf[tensorboard]"'
 
@@ -35,16 +34,6 @@ def _scalar_metadata():
     md = summary_pb2.SummaryMetadata()
     md.plugin_data.plugin_name = "scalars"  # what TensorBoard's scalars dashboard reads
     return md
-
-
-def _floats(logs):
-    out = {}
-    for k, v in (logs or {}).items():
-        try:
-            out[k] = float(np.asarray(v))
-        except (TypeError, ValueError):
-            continue
-    return out
 
 
 class ScalarLogger(keras.callbacks.Callback):
@@ -83,7 +72,7 @@ class ScalarLogger(keras.callbacks.Callback):
             self._lr = current_learning_rate(self.model.optimizer)
         if self._step % self.update_freq:
             return
-        values = {f"batch_{k}": v for k, v in _floats(logs).items()} if self.metrics else {}
+        values = {f"batch_{k}": v for k, v in float_logs(logs).items()} if self.metrics else {}
         if self._lr is not None:
             values["batch_learning_rate"] = self._lr
         self._write("train", values, self._step)
@@ -91,7 +80,7 @@ class ScalarLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self.metrics:
             return
-        logs = _floats(logs)
+        logs = float_logs(logs)
         train = {f"epoch_{k}": v for k, v in logs.items() if not k.startswith("val_")}
         lr = current_learning_rate(self.model.optimizer)
         if lr is not None:
