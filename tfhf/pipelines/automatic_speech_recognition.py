@@ -36,7 +36,7 @@ import os
 import numpy as np
 
 from ..errors import InvalidInputError
-from .base import Pipeline
+from .base import Pipeline, with_generation_defaults
 
 logger = logging.getLogger("tfhf")
 
@@ -197,17 +197,17 @@ def whisper_prompt_ids(model, gen_config, input_features, language=None, task=No
     return np.asarray(rows, np.int64)
 
 
-def detect_language(model, gc, input_features):
+def detect_language(model, gen_config, input_features):
     """The most likely language token per row: the decoder's first step after
-    ``<|startoftranscript|>``, restricted to ``gc.lang_to_id`` (as transformers)."""
+    ``<|startoftranscript|>``, restricted to ``gen_config.lang_to_id`` (as transformers)."""
     import tensorflow as tf
 
     batch = int(input_features.shape[0])
-    start = np.full((batch, 1), gc.decoder_start_token_id, np.int32)
+    start = np.full((batch, 1), gen_config.decoder_start_token_id, np.int32)
     out = model({"input_features": tf.convert_to_tensor(input_features),
                  "decoder_input_ids": tf.convert_to_tensor(start)}, training=False)
     logits = np.asarray(out.logits)[:, -1].astype(np.float64)
-    lang = np.asarray(sorted(set(int(i) for i in gc.lang_to_id.values())))
+    lang = np.asarray(sorted(set(int(i) for i in gen_config.lang_to_id.values())))
     return [int(lang[i]) for i in np.argmax(logits[:, lang], axis=-1)]
 
 
@@ -298,13 +298,7 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
 
     # ------------------------------------------------------------------ model
     def _generate_kwargs(self, call_kwargs):
-        kwargs = dict(call_kwargs)
-        set_params = {**_generation_config(self.model).to_diff_dict(), **kwargs}
-        for key, value in self.default_generation.items():
-            if key in set_params or (key == "max_new_tokens" and "max_length" in set_params):
-                continue
-            kwargs[key] = value
-        return kwargs
+        return with_generation_defaults(self.model, call_kwargs, self.default_generation)
 
     def _forward(self, model_inputs, **generate_kwargs):
         features = np.asarray(model_inputs["input_features"], np.float32)
@@ -317,8 +311,8 @@ class AutomaticSpeechRecognitionPipeline(Pipeline):
         if (kwargs.get("num_return_sequences") or 1) > 1:
             raise InvalidInputError("num_return_sequences > 1 is not supported by the "
                                     "automatic-speech-recognition pipeline (one text per audio).")
-        gc = _generation_config(self.model)
-        prompt = whisper_prompt_ids(self.model, gc, features, language, task)
+        gen_config = _generation_config(self.model)
+        prompt = whisper_prompt_ids(self.model, gen_config, features, language, task)
         out = self.model.generate(input_features=features, decoder_input_ids=prompt,
                                   forced_decoder_ids=[], **kwargs)
         return {"tokens": np.asarray(getattr(out, "sequences", out))}

@@ -54,6 +54,20 @@ def unwrap_tokenizer(tokenizer):
     return tokenizer.tokenizer if isinstance(tokenizer, TFTokenizer) else tokenizer
 
 
+def with_generation_defaults(model, kwargs, defaults):
+    """``kwargs`` plus each of ``defaults`` that neither they nor the model's generation config
+    set (a set ``max_length`` also counts for ``max_new_tokens``)."""
+    from ..generation import model_generation_config
+
+    kwargs = dict(kwargs)
+    set_params = {**model_generation_config(model).to_diff_dict(), **kwargs}
+    for key, value in defaults.items():
+        if key in set_params or (key == "max_new_tokens" and "max_length" in set_params):
+            continue
+        kwargs[key] = value
+    return kwargs
+
+
 def tf_device_name(device):
     """``device`` as transformers takes it (-1, 0, "cpu", "cuda:0", "/GPU:0") -> a TF device."""
     if device is None:

@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 
 from ..errors import InvalidInputError
-from .base import Pipeline
+from .base import Pipeline, with_generation_defaults
 
 logger = logging.getLogger("tfhf")
 
@@ -95,15 +95,8 @@ class Text2TextGenerationPipeline(Pipeline):
     def _generate_kwargs(self, call_kwargs):
         """Call options over task-specific ones; the pipeline's defaults for what neither they
         nor the model's generation config set."""
-        from ..generation import model_generation_config
-
-        kwargs = {**self._task_params, **call_kwargs}
-        set_params = {**model_generation_config(self.model).to_diff_dict(), **kwargs}
-        for key, value in self.default_generation.items():
-            if key in set_params or (key == "max_new_tokens" and "max_length" in set_params):
-                continue
-            kwargs[key] = value
-        return kwargs
+        return with_generation_defaults(self.model, {**self._task_params, **call_kwargs},
+                                        self.default_generation)
 
     # ------------------------------------------------------------------ inputs
     def __call__(self, inputs, *args, **kwargs):
@@ -144,11 +137,12 @@ class Text2TextGenerationPipeline(Pipeline):
     def _check_lengths(self, input_length, kwargs):
         from ..generation import model_generation_config
 
-        gc = model_generation_config(self.model)
-        max_length = kwargs.get("max_length", gc.max_length)
-        if kwargs.get("max_new_tokens", gc.max_new_tokens) is not None:
+        gen_config = model_generation_config(self.model)
+        max_length = kwargs.get("max_length", gen_config.max_length)
+        if kwargs.get("max_new_tokens", gen_config.max_new_tokens) is not None:
             max_length = None  # max_new_tokens decides the length: no max_length warnings
-        self.check_inputs(input_length, kwargs.get("min_length", gc.min_length), max_length)
+        min_length = kwargs.get("min_length", gen_config.min_length)
+        self.check_inputs(input_length, min_length, max_length)
 
     # ------------------------------------------------------------------ outputs
     def postprocess(self, outputs, return_type=ReturnType.TEXT,
