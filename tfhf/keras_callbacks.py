@@ -246,9 +246,9 @@ class PushToHubCallback(keras.callbacks.Callback):
             self._warn_once("HF_HUB_OFFLINE is set")
             return
         try:
-            import huggingface_hub as hh
+            import huggingface_hub
 
-            api = hh.HfApi(token=self.hub_token)
+            api = huggingface_hub.HfApi(token=self.hub_token)
             if not self._repo_ready:
                 self.hub_model_id = api.create_repo(self.hub_model_id, exist_ok=True).repo_id
                 self._repo_ready = True

@@ -172,21 +172,22 @@ def load_prompt(template, mode: str, *, token=None) -> str:
 
 
 def _download_prompt(repo_id, mode, token):
-    import huggingface_hub as hh
+    import huggingface_hub
     from huggingface_hub import constants
-    from huggingface_hub import errors as he
+    from huggingface_hub import errors as hub_errors
 
     filename = f"{mode}_prompt_template.txt"
     problems = []
     for repo_type in ("dataset", "model"):
         try:
-            path = hh.hf_hub_download(repo_id, filename, repo_type=repo_type, token=token)
+            path = huggingface_hub.hf_hub_download(repo_id, filename, repo_type=repo_type,
+                                                   token=token)
             with open(path, encoding="utf-8") as f:
                 return f.read()
-        except he.LocalEntryNotFoundError:
+        except hub_errors.LocalEntryNotFoundError:
             problems.append(f"{repo_type}: not in the local cache")
-        except (he.RepositoryNotFoundError, he.EntryNotFoundError, he.RevisionNotFoundError,
-                he.HFValidationError) as e:
+        except (hub_errors.RepositoryNotFoundError, hub_errors.EntryNotFoundError,
+                hub_errors.RevisionNotFoundError, hub_errors.HFValidationError) as e:
             problems.append(f"{repo_type}: {type(e).__name__}")
         except OSError as e:
             problems.append(f"{repo_type}: {type(e).__name__}")

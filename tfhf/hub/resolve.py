@@ -181,14 +181,14 @@ class ModelSource:
         return path
 
     def _download(self, filename: str) -> str | None:
-        import huggingface_hub as hh
-        from huggingface_hub import errors as he
+        import huggingface_hub
+        from huggingface_hub import errors as hub_errors
 
         # './missing' and the like are no repo ids: no probe, require_config names the path
         cache_only = self.local_files_only if _looks_like_path(self.name_or_path) else \
             hub_cache_only(self.name_or_path, self.cache_dir, self.local_files_only)
         try:
-            return hh.hf_hub_download(
+            return huggingface_hub.hf_hub_download(
                 self.name_or_path,
                 filename,
                 subfolder=self.subfolder or None,
@@ -197,23 +197,23 @@ class ModelSource:
                 local_files_only=cache_only,
                 token=self.token,
             )
-        except he.HFValidationError as e:
+        except hub_errors.HFValidationError as e:
             raise ModelNotFoundError(
                 f"'{self.name_or_path}' is neither an existing local folder nor a valid Hub "
                 f"repo id ({e}). Pass a folder path or an id like 'org/name'."
             ) from None
-        except he.RepositoryNotFoundError:
+        except hub_errors.RepositoryNotFoundError:
             raise ModelNotFoundError(
                 f"{self.describe()} does not exist on the Hub (or is private: pass token=...)."
                 " For a local model, pass the path of an existing folder."
             ) from None
-        except he.RevisionNotFoundError:
+        except hub_errors.RevisionNotFoundError:
             raise ModelNotFoundError(
                 f"{self.describe()}: revision '{self.revision}' does not exist."
             ) from None
-        except he.EntryNotFoundError:
+        except hub_errors.EntryNotFoundError:
             return None
-        except he.LocalEntryNotFoundError:
+        except hub_errors.LocalEntryNotFoundError:
             # Either offline (HF_HUB_OFFLINE=1 / local_files_only) or the Hub is unreachable,
             # and the file is not in the cache. Absent files are only an error for the caller
             # when nothing usable is cached at all (see ``require_any``).

@@ -168,13 +168,13 @@ class ToolFiles:
         return f"Hub repo '{self.repo_id}'" + (f" ({self.repo_type})" if self.repo_type else "")
 
     def _download(self, filename, repo_type):
-        import huggingface_hub as hh
+        import huggingface_hub
 
         kwargs = dict(repo_type=repo_type, revision=self.revision, cache_dir=self.cache_dir,
                       token=self.token)
         if self.local_files_only is not None:
             kwargs["local_files_only"] = self.local_files_only
-        return hh.hf_hub_download(self.repo_id, filename, **kwargs)
+        return huggingface_hub.hf_hub_download(self.repo_id, filename, **kwargs)
 
     def config(self):
         if self.local:
@@ -185,7 +185,7 @@ class ToolFiles:
         else:
             if self.repo_id.startswith((".", "/", "~")) or self.repo_id.count("/") > 1:
                 raise ModelNotFoundError(f"No tool folder at '{self.repo_id}'.")
-            from huggingface_hub import errors as he
+            from huggingface_hub import errors as hub_errors
 
             path = None
             problems = []
@@ -194,13 +194,13 @@ class ToolFiles:
                     path = self._download(TOOL_CONFIG_FILE, rt)
                     self.repo_type = rt
                     break
-                except he.HFValidationError:
+                except hub_errors.HFValidationError:
                     raise ModelNotFoundError(f"'{self.repo_id}' is neither a folder nor a valid "
                                              "Hub repo id.") from None
-                except (he.RepositoryNotFoundError, he.EntryNotFoundError,
-                        he.RevisionNotFoundError) as e:
+                except (hub_errors.RepositoryNotFoundError, hub_errors.EntryNotFoundError,
+                        hub_errors.RevisionNotFoundError) as e:
                     problems.append(f"{rt}: {type(e).__name__}")
-                except he.LocalEntryNotFoundError:
+                except hub_errors.LocalEntryNotFoundError:
                     problems.append(f"{rt}: not in the local cache")
                 except OSError as e:  # network trouble
                     problems.append(f"{rt}: {type(e).__name__}")
@@ -235,11 +235,11 @@ class ToolFiles:
         if self.local:
             path = os.path.join(self.repo_id, filename)
             return path if os.path.isfile(path) else None
-        from huggingface_hub import errors as he
+        from huggingface_hub import errors as hub_errors
 
         try:
             return self._download(filename, self.repo_type)
-        except (he.EntryNotFoundError, he.LocalEntryNotFoundError):
+        except (hub_errors.EntryNotFoundError, hub_errors.LocalEntryNotFoundError):
             if required:
                 raise ModelNotFoundError(f"{self.describe()} has no file '{filename}' (or it "
                                          "is not in the local cache).") from None
