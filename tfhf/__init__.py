@@ -24,6 +24,9 @@ _LAZY = {
     # tokenizers and config
     "AutoTokenizer": "tfhf.data.tokenizer",
     "TFTokenizer": "tfhf.data.tokenizer",
+    "AutoImageProcessor": "tfhf.images.processing",
+    "AutoProcessor": "tfhf.images.processing",
+    "TFImageProcessor": "tfhf.images.processing",
     "AutoConfig": "transformers",
     # data and training
     "DataCollatorWithPadding": "tfhf.data.collators",
@@ -60,6 +63,8 @@ _LAZY = {
     "errors": "tfhf.errors",
     # audio loading, Whisper features, word error rate (tfhf.audio.load_audio, ...)
     "audio": "tfhf.audio",
+    # image loading with safety checks (tfhf.images.load_image)
+    "images": "tfhf.images",
 }
 
 

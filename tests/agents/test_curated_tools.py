@@ -277,3 +277,25 @@ def test_downloader_checks_redirects(server):
 
 def test_html_to_text_handles_broken_markup():
     assert html_to_text("<p>unclosed <b>bold<p>next") == "unclosed bold\nnext"
+
+
+def test_images_from_urls_follow_the_downloader_rules(server):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tfhf.agents.downloads import download_bytes
+    from tfhf.images import load_image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((3, 5, 3), 7, np.uint8)).save(buf, format="PNG")
+    server.script = [{"body": buf.getvalue(), "headers": {"Content-Type": "image/png"}},
+                     {"body": b"<html>gone</html>", "headers": {"Content-Type": "text/html"}}]
+    local = lambda url: download_bytes(url, allow_private_networks=True)  # noqa: E731
+    assert load_image(server.url + "/cat.png", download=local).size == (5, 3)
+    with pytest.raises(InvalidInputError, match="not an image file"):
+        load_image(server.url + "/page", download=local)
+    with pytest.raises(InvalidInputError, match="private or loopback"):
+        load_image(server.url + "/cat.png")  # the default rules refuse the loopback server
+    assert [r["path"] for r in server.requests] == ["/cat.png", "/page"]

@@ -32,12 +32,8 @@ config, and also load a causal LM from a ``.gguf`` file or an offline asset
 from __future__ import annotations
 
 import html.parser
-import ipaddress
 import os
 import re
-import socket
-import urllib.parse
-import urllib.request
 
 from ..errors import ConfigError, InvalidInputError
 from .agent_types import AgentText
@@ -440,19 +436,6 @@ def html_to_text(markup: str) -> str:
     return body
 
 
-def _is_private(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror:
-        return False  # the request itself will fail with a clear message
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or \
-                ip.is_multicast or ip.is_unspecified:
-            return True
-    return False
-
-
 class TextDownloadTool(Tool):
     """Download a web page and return its text.
 
@@ -476,36 +459,14 @@ class TextDownloadTool(Tool):
         self.allow_private_networks = bool(allow_private_networks)
         self.max_chars = int(max_chars)
 
-    def _check_url(self, url):
-        parsed = urllib.parse.urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise InvalidInputError(f"text_downloader only fetches http(s) URLs, got {url!r}.")
-        if not self.allow_private_networks and _is_private(parsed.hostname):
-            raise InvalidInputError(f"text_downloader refuses {parsed.hostname}: it is on a "
-                                    "private or loopback network (allow_private_networks=True "
-                                    "allows it).")
-
-    def _opener(self):
-        tool = self
-
-        class Redirects(urllib.request.HTTPRedirectHandler):
-            max_redirections = 5
-
-            def redirect_request(self, req, fp, code, msg, headers, newurl):
-                tool._check_url(newurl)
-                return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-        return urllib.request.build_opener(Redirects)
-
     def forward(self, url):
-        from ._http import request
+        from .downloads import download
 
         url = text_arg(url, "url").strip()
-        self._check_url(url)
-        status, headers, body = request(
-            url, None, method="GET", timeout=self.timeout, max_retries=1, backoff=0.5,
-            max_bytes=self.max_bytes, what="the web server", opener=self._opener(),
-            total_timeout=self.timeout, headers={"Accept": "text/html, text/plain, */*"})
+        headers, body = download(url, max_bytes=self.max_bytes, timeout=self.timeout,
+                                 allow_private_networks=self.allow_private_networks,
+                                 who="text_downloader",
+                                 accept="text/html, text/plain, */*")
         ctype = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
         m = re.search(r"charset=([\w.-]+)", ctype, re.I)
         try:
