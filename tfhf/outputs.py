@@ -75,6 +75,10 @@ TFQuestionAnsweringModelOutput = make_output(
     "TFQuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", "hidden_states",
     "attentions")
 TFMaskedLMOutput = make_output("TFMaskedLMOutput", "loss", "logits", "hidden_states", "attentions")
+TFMultipleChoiceModelOutput = make_output(
+    "TFMultipleChoiceModelOutput", "loss", "logits", "hidden_states", "attentions")
+TFElectraForPreTrainingOutput = make_output(
+    "TFElectraForPreTrainingOutput", "loss", "logits", "hidden_states", "attentions")
 TFCausalLMOutputWithPast = make_output(
     "TFCausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions")
 _SEQ2SEQ = ("past_key_values", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
@@ -86,6 +90,7 @@ TFSeq2SeqSequenceClassifierOutput = make_output(
 
 ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassifierOutput,
                TFTokenClassifierOutput, TFQuestionAnsweringModelOutput, TFMaskedLMOutput,
+               TFMultipleChoiceModelOutput, TFElectraForPreTrainingOutput,
                TFCausalLMOutputWithPast, TFSeq2SeqModelOutput, TFSeq2SeqLMOutput,
                TFSeq2SeqSequenceClassifierOutput]
 

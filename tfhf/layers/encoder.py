@@ -157,13 +157,30 @@ class EncoderBlock(keras.layers.Layer):
 
 @register_serializable()
 class EncoderStack(keras.layers.Layer):
-    """A list of encoder blocks; collects hidden states and attentions on request."""
+    """A list of encoder blocks; collects hidden states and attentions on request.
 
-    def __init__(self, num_layers, **block_kwargs):
+    ``layer_groups`` > 0 shares weights as ALBERT does: the ``num_layers`` steps run through
+    ``layer_groups`` groups of ``blocks_per_group`` blocks (step i uses group
+    ``i * layer_groups // num_layers``), so only ``layer_groups * blocks_per_group`` blocks
+    exist.
+    """
+
+    def __init__(self, num_layers, layer_groups=0, blocks_per_group=1, **block_kwargs):
         name = block_kwargs.pop("name", None)
         super().__init__(name=name)
+        self.num_layers, self.layer_groups = num_layers, layer_groups
+        self.blocks_per_group = blocks_per_group if layer_groups else 1
+        count = layer_groups * blocks_per_group if layer_groups else num_layers
         self.blocks = track_layers(self, "layer", [EncoderBlock(name=f"layer_{i}", **block_kwargs)
-                                                   for i in range(num_layers)])
+                                                   for i in range(count)])
+
+    def schedule(self):
+        """The blocks in the order they run."""
+        if not self.layer_groups:
+            return list(self.blocks)
+        n = self.blocks_per_group
+        return [self.blocks[(i * self.layer_groups // self.num_layers) * n + j]
+                for i in range(self.num_layers) for j in range(n)]
 
     def build(self, input_shape=None):
         for b in self.blocks:
@@ -173,7 +190,7 @@ class EncoderStack(keras.layers.Layer):
     def call(self, x, bias=None, output_hidden_states=False, output_attentions=False,
              training=False):
         hidden, attns = [], []
-        for block in self.blocks:
+        for block in self.schedule():
             if output_hidden_states:
                 hidden.append(x)
             x, probs = block(x, bias=bias, training=training)

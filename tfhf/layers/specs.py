@@ -24,7 +24,8 @@ SINUSOIDAL_WEIGHT = "sinusoidal_weight"
 
 @dataclass
 class EncoderSpec:
-    """A post-LayerNorm BERT-style encoder (BERT, RoBERTa, DistilBERT)."""
+    """A post-LayerNorm BERT-style encoder (BERT, RoBERTa, DistilBERT, XLM-R, CamemBERT,
+    ELECTRA, ALBERT, MPNet)."""
 
     vocab_size: int
     hidden_size: int
@@ -41,6 +42,18 @@ class EncoderSpec:
     pad_token_id: int | None = 0
     roberta_positions: bool = False
     attention_output_dropout: bool = True
+    # factorized embeddings (ELECTRA, ALBERT): tables of this width, then a projection
+    embedding_size: int | None = None
+    # shared layers (ALBERT): num_layers steps run through this many groups of blocks
+    layer_groups: int = 0
+    blocks_per_group: int = 1
+    # a learned per-head bias over bucketed relative positions added in every layer (MPNet)
+    relative_buckets: int = 0
+    relative_max_distance: int = 128
+
+    @property
+    def embedding_dim(self):
+        return self.embedding_size or self.hidden_size
 
     def max_length(self):
         """The longest input: RoBERTa's positions start after ``pad_token_id``."""

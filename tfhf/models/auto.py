@@ -54,7 +54,9 @@ TFAutoModelForSequenceClassification = _auto("TFAutoModelForSequenceClassificati
 TFAutoModelForTokenClassification = _auto("TFAutoModelForTokenClassification",
                                           "token_classification")
 TFAutoModelForQuestionAnswering = _auto("TFAutoModelForQuestionAnswering", "question_answering")
+TFAutoModelForMultipleChoice = _auto("TFAutoModelForMultipleChoice", "multiple_choice")
 TFAutoModelForMaskedLM = _auto("TFAutoModelForMaskedLM", "masked_lm")
+TFAutoModelForPreTraining = _auto("TFAutoModelForPreTraining", "pretraining")
 TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM", "causal_lm")
 TFAutoModelForSeq2SeqLM = _auto("TFAutoModelForSeq2SeqLM", "seq2seq_lm")
 TFAutoModelForSpeechSeq2Seq = _auto("TFAutoModelForSpeechSeq2Seq", "speech_seq2seq")

@@ -1,4 +1,5 @@
-"""BERT-style encoders (BERT, RoBERTa, DistilBERT): the backbone and the task models.
+"""BERT-style encoders (BERT, RoBERTa, DistilBERT, XLM-R, CamemBERT, ELECTRA, ALBERT, MPNet):
+the backbone and the task models.
 
 A family describes itself with an :class:`~tfhf.layers.specs.EncoderSpec` built from its
 config; :class:`EncoderMainLayer` turns ids into hidden states with ``tfhf.layers`` blocks
@@ -14,7 +15,9 @@ import tensorflow as tf
 
 from .._keras import keras, register_serializable
 from ..errors import InvalidInputError
-from ..layers import EncoderStack, Pooler, TextEmbeddings, attention_bias_from_mask
+from ..layers import Dense, EncoderStack, Pooler, TextEmbeddings, attention_bias_from_mask
+from ..layers.core import build_sublayers
+from ..layers.seq2seq import RelativePositionBias
 from ..layers.specs import EncoderSpec
 from ..training import losses
 from .. import outputs
@@ -31,12 +34,21 @@ class EncoderMainLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.spec = spec
         self.embeddings = TextEmbeddings(
-            spec.vocab_size, spec.hidden_size, spec.max_positions, spec.type_vocab_size,
+            spec.vocab_size, spec.embedding_dim, spec.max_positions, spec.type_vocab_size,
             spec.layer_norm_eps, spec.hidden_dropout, spec.init_std,
             padding_idx=spec.pad_token_id, position_offset=spec.roberta_positions,
             name="embeddings")
+        self.embeddings_project = (
+            Dense(spec.embedding_size, spec.hidden_size, init_std=spec.init_std,
+                  name="embeddings_project") if spec.embedding_size else None)
+        self.relative_bias = (
+            RelativePositionBias(spec.relative_buckets, spec.relative_max_distance,
+                                 spec.num_heads, bidirectional=True, init_std=spec.init_std,
+                                 name="relative_bias") if spec.relative_buckets else None)
         self.encoder = EncoderStack(
-            spec.num_layers, hidden_size=spec.hidden_size, num_heads=spec.num_heads,
+            spec.num_layers, layer_groups=spec.layer_groups,
+            blocks_per_group=spec.blocks_per_group, hidden_size=spec.hidden_size,
+            num_heads=spec.num_heads,
             intermediate_size=spec.intermediate_size, activation=spec.activation,
             layer_norm_eps=spec.layer_norm_eps, hidden_dropout=spec.hidden_dropout,
             attention_dropout=spec.attention_dropout, init_std=spec.init_std,
@@ -45,10 +57,7 @@ class EncoderMainLayer(keras.layers.Layer):
                        else None)
 
     def build(self, input_shape=None):
-        self.embeddings.build(None)
-        self.encoder.build(None)
-        if self.pooler is not None:
-            self.pooler.build(None)
+        build_sublayers(self)
         self.built = True
 
     def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
@@ -78,7 +87,12 @@ class EncoderMainLayer(keras.layers.Layer):
             token_type_ids = check_token_type_ids(token_type_ids, spec.type_vocab_size)
         x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                             inputs_embeds=inputs_embeds, training=training)
+        if self.embeddings_project is not None:
+            x = self.embeddings_project(x)
         bias = attention_bias_from_mask(attention_mask)
+        if self.relative_bias is not None:
+            t = tf.shape(x)[1]
+            bias = bias + self.relative_bias(tf.range(t), t)
         x, hidden, attns = self.encoder(x, bias=bias, output_hidden_states=output_hidden_states,
                                         output_attentions=output_attentions, training=training)
         pooled = self.pooler(x) if self.pooler is not None else None
@@ -249,7 +263,8 @@ class MaskedLMModel:
         self.mlm = MaskedLMHead(spec.hidden_size, spec.vocab_size,
                                 self.mlm_activation or spec.activation, spec.layer_norm_eps,
                                 tied=getattr(config, "tie_word_embeddings", True),
-                                init_std=spec.init_std, name="mlm")
+                                init_std=spec.init_std, embedding_size=spec.embedding_size,
+                                name="mlm")
 
     def hf_state_dict(self):
         state = super().hf_state_dict()
@@ -269,4 +284,64 @@ class MaskedLMModel:
         logits = tf.cast(self.mlm(x, embedding=self.get_input_embeddings()), tf.float32)
         loss = None if lab["labels"] is None else losses.masked_sparse_ce(lab["labels"], logits)
         return self._finish(outputs.TFMaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)
+
+
+class MultipleChoiceModel:
+    """Inputs of shape (batch, num_choices, length): every choice runs through the backbone as
+    its own row, the head gives one logit per choice, the loss is a softmax over choices.
+
+    The head is dropout + a (hidden, 1) dense on the pooled output; ``choice_summary=True``
+    puts ELECTRA's summary (dense + ``config.summary_activation`` on the first token) first.
+    """
+
+    task = "multiple_choice"
+    uses_pooler = True
+    choice_summary = False
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        spec = self.spec(config)
+        summary = self.choice_summary
+        self.classifier = ClassificationHead(
+            spec.hidden_size, 1,
+            dropout=(getattr(config, "summary_last_dropout", 0.0) if summary
+                     else getattr(config, "hidden_dropout_prob", 0.1)),
+            inner_activation=(getattr(config, "summary_activation", None) or "linear"
+                              if summary else None),
+            use_pooled=self.uses_pooler and not summary, init_std=spec.init_std,
+            input_dropout=False, name="classifier")
+
+    @staticmethod
+    def _flatten(value):
+        """(batch, choices, ...) -> (batch * choices, ...)."""
+        if value is None:
+            return None
+        value = tf.convert_to_tensor(value)
+        return tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], axis=0))
+
+    def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
+             output_attentions=None, return_dict=None, training=False, **inputs):
+        input_ids, inputs = self._unpack(input_ids, dict(attention_mask=attention_mask,
+                                                         labels=labels, **inputs))
+        ref = input_ids if input_ids is not None else inputs.get("inputs_embeds")
+        if ref is None:
+            raise InvalidInputError("Pass input_ids (or inputs_embeds) to the model.")
+        ref = tf.convert_to_tensor(ref)
+        if ref.shape.rank != (3 if input_ids is not None else 4):
+            raise InvalidInputError(
+                "A multiple-choice model takes inputs of shape (batch, num_choices, "
+                f"sequence_length); got {'input_ids' if input_ids is not None else 'inputs_embeds'}"
+                f" of shape {tuple(ref.shape)}. Tokenize each (context, choice) pair and stack "
+                "the choices on axis 1.")
+        num_choices = ref.shape[1] if ref.shape[1] is not None else tf.shape(ref)[1]
+        for k in ("attention_mask", "token_type_ids", "position_ids", "inputs_embeds"):
+            inputs[k] = self._flatten(inputs.get(k))
+        x, pooled, hidden, attns, lab = self._forward(
+            self._flatten(input_ids), inputs, ("labels",), output_hidden_states,
+            output_attentions, training)
+        logits = tf.cast(self.classifier(x, pooled, training=training), tf.float32)
+        logits = tf.reshape(logits, [-1, num_choices])
+        loss = None if lab["labels"] is None else losses.masked_sparse_ce(lab["labels"], logits)
+        return self._finish(outputs.TFMultipleChoiceModelOutput(
             loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)

@@ -63,16 +63,21 @@ class TokenHead(keras.layers.Layer):
 
 @register_serializable()
 class MaskedLMHead(keras.layers.Layer):
-    """dense -> activation -> LayerNorm -> tied (or own) vocabulary projection + bias."""
+    """dense -> activation -> LayerNorm -> tied (or own) vocabulary projection + bias.
+
+    ``embedding_size`` (factorized embeddings: ELECTRA's generator, ALBERT) is the width of
+    the dense output and of the word-embedding table it projects onto.
+    """
 
     def __init__(self, hidden_size, vocab_size, activation="gelu", layer_norm_eps=1e-12,
-                 tied=True, init_std=0.02, **kwargs):
+                 tied=True, init_std=0.02, embedding_size=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
-        self.dense = Dense(hidden_size, hidden_size, init_std=init_std, name="dense")
+        width = embedding_size or hidden_size
+        self.dense = Dense(hidden_size, width, init_std=init_std, name="dense")
         self.act = get_activation(activation)
-        self.norm = LayerNorm(hidden_size, layer_norm_eps, name="norm")
-        self.decoder = None if tied else Dense(hidden_size, vocab_size, use_bias=False,
+        self.norm = LayerNorm(width, layer_norm_eps, name="norm")
+        self.decoder = None if tied else Dense(width, vocab_size, use_bias=False,
                                                init_std=init_std, name="decoder")
 
     def build(self, input_shape=None):

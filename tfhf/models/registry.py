@@ -15,7 +15,8 @@ import importlib
 from ..errors import UnsupportedModelError
 
 TASKS = ("base", "sequence_classification", "token_classification", "question_answering",
-         "masked_lm", "causal_lm", "seq2seq_lm", "speech_seq2seq")
+         "multiple_choice", "masked_lm", "pretraining", "causal_lm", "seq2seq_lm",
+         "speech_seq2seq")
 
 MODELS = {
     "bert": {
@@ -23,6 +24,7 @@ MODELS = {
         "sequence_classification": "bert.modeling:TFBertForSequenceClassification",
         "token_classification": "bert.modeling:TFBertForTokenClassification",
         "question_answering": "bert.modeling:TFBertForQuestionAnswering",
+        "multiple_choice": "bert.modeling:TFBertForMultipleChoice",
         "masked_lm": "bert.modeling:TFBertForMaskedLM",
     },
     "roberta": {
@@ -30,7 +32,24 @@ MODELS = {
         "sequence_classification": "roberta.modeling:TFRobertaForSequenceClassification",
         "token_classification": "roberta.modeling:TFRobertaForTokenClassification",
         "question_answering": "roberta.modeling:TFRobertaForQuestionAnswering",
+        "multiple_choice": "roberta.modeling:TFRobertaForMultipleChoice",
         "masked_lm": "roberta.modeling:TFRobertaForMaskedLM",
+    },
+    "xlm-roberta": {
+        "base": "xlm_roberta.modeling:TFXLMRobertaModel",
+        "sequence_classification": "xlm_roberta.modeling:TFXLMRobertaForSequenceClassification",
+        "token_classification": "xlm_roberta.modeling:TFXLMRobertaForTokenClassification",
+        "question_answering": "xlm_roberta.modeling:TFXLMRobertaForQuestionAnswering",
+        "multiple_choice": "xlm_roberta.modeling:TFXLMRobertaForMultipleChoice",
+        "masked_lm": "xlm_roberta.modeling:TFXLMRobertaForMaskedLM",
+    },
+    "camembert": {
+        "base": "camembert.modeling:TFCamembertModel",
+        "sequence_classification": "camembert.modeling:TFCamembertForSequenceClassification",
+        "token_classification": "camembert.modeling:TFCamembertForTokenClassification",
+        "question_answering": "camembert.modeling:TFCamembertForQuestionAnswering",
+        "multiple_choice": "camembert.modeling:TFCamembertForMultipleChoice",
+        "masked_lm": "camembert.modeling:TFCamembertForMaskedLM",
     },
     "distilbert": {
         "base": "distilbert.modeling:TFDistilBertModel",

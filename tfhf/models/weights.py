@@ -155,6 +155,15 @@ ENCODER_TOKEN_HEADS = {
 }
 
 
+# Multiple choice on the pooled output: dropout + classifier (hidden, 1)
+ENCODER_CHOICE_HEAD = {
+    "multiple_choice": {
+        "classifier.weight": "classifier.out.kernel",
+        "classifier.bias": "classifier.out.bias",
+    },
+}
+
+
 def lm_head_weights(config):
     """HF name of a decoder's untied LM head -> its variable (none when tied to the
     embeddings)."""

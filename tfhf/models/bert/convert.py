@@ -1,7 +1,7 @@
 """BERT: HF weight names -> tfhf attribute paths (relative to the backbone / the model)."""
 
-from ..weights import (ENCODER_TOKEN_HEADS, encoder_embedding_table, encoder_layer_table,
-                       masked_lm_head_names)
+from ..weights import (ENCODER_CHOICE_HEAD, ENCODER_TOKEN_HEADS, encoder_embedding_table,
+                       encoder_layer_table, masked_lm_head_names)
 
 
 def base_weights(config, with_pooler=True):
@@ -22,6 +22,7 @@ def base_weights(config, with_pooler=True):
 
 HEADS = {
     **ENCODER_TOKEN_HEADS,
+    **ENCODER_CHOICE_HEAD,
     "sequence_classification": {
         "classifier.weight": "classifier.out.kernel",
         "classifier.bias": "classifier.out.bias",

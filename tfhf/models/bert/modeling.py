@@ -4,8 +4,9 @@ tanh pooler over [CLS]. The backbone is :class:`tfhf.models.encoder.EncoderMainL
 from transformers import BertConfig
 
 from ...layers.specs import EncoderSpec
-from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
-                       SequenceClassificationModel, TokenClassificationModel)
+from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, MultipleChoiceModel,
+                       QuestionAnsweringModel, SequenceClassificationModel,
+                       TokenClassificationModel)
 from . import convert
 
 
@@ -54,3 +55,7 @@ class TFBertForQuestionAnswering(QuestionAnsweringModel, TFBertPreTrainedModel):
 
 class TFBertForMaskedLM(MaskedLMModel, TFBertPreTrainedModel):
     hf_architecture = "BertForMaskedLM"
+
+
+class TFBertForMultipleChoice(MultipleChoiceModel, TFBertPreTrainedModel):
+    hf_architecture = "BertForMultipleChoice"

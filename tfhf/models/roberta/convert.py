@@ -5,10 +5,11 @@ only the heads are named differently.
 """
 
 from ..bert.convert import base_weights  # noqa: F401  (same backbone names as BERT)
-from ..weights import ENCODER_TOKEN_HEADS, masked_lm_head_names
+from ..weights import ENCODER_CHOICE_HEAD, ENCODER_TOKEN_HEADS, masked_lm_head_names
 
 HEADS = {
     **ENCODER_TOKEN_HEADS,
+    **ENCODER_CHOICE_HEAD,
     "sequence_classification": {
         "classifier.dense.weight": "classifier.dense.kernel",
         "classifier.dense.bias": "classifier.dense.bias",

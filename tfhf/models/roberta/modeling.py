@@ -7,8 +7,9 @@ from transformers import RobertaConfig
 
 from ...layers.specs import EncoderSpec
 from ..bert.modeling import bert_spec
-from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
-                       SequenceClassificationModel, TokenClassificationModel)
+from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, MultipleChoiceModel,
+                       QuestionAnsweringModel, SequenceClassificationModel,
+                       TokenClassificationModel)
 from . import convert
 
 
@@ -47,3 +48,32 @@ class TFRobertaForQuestionAnswering(QuestionAnsweringModel, TFRobertaPreTrainedM
 class TFRobertaForMaskedLM(MaskedLMModel, TFRobertaPreTrainedModel):
     hf_architecture = "RobertaForMaskedLM"
     mlm_activation = "gelu"  # RobertaLMHead calls gelu whatever hidden_act says
+
+
+class TFRobertaForMultipleChoice(MultipleChoiceModel, TFRobertaPreTrainedModel):
+    hf_architecture = "RobertaForMultipleChoice"
+
+
+HEAD_CLASSES = {
+    # transformers class suffix -> RoBERTa's class (XLM-R and CamemBERT reuse them)
+    "Model": TFRobertaModel,
+    "ForSequenceClassification": TFRobertaForSequenceClassification,
+    "ForTokenClassification": TFRobertaForTokenClassification,
+    "ForQuestionAnswering": TFRobertaForQuestionAnswering,
+    "ForMultipleChoice": TFRobertaForMultipleChoice,
+    "ForMaskedLM": TFRobertaForMaskedLM,
+}
+
+
+def variant_classes(prefix, pretrained, module):
+    """RoBERTa's architecture under another family's names (XLM-RoBERTa, CamemBERT, whose
+    modeling code in transformers is RoBERTa's): ``TF<prefix><suffix>`` for every head, a
+    subclass of RoBERTa's class and of the family's ``pretrained`` class (its config class),
+    saved as ``<prefix><suffix>``."""
+    classes = {}
+    for suffix, roberta_cls in HEAD_CLASSES.items():
+        name = f"TF{prefix}{suffix}"
+        classes[name] = type(name, (roberta_cls, pretrained), {
+            "hf_architecture": f"{prefix}{suffix}", "__module__": module, "__qualname__": name,
+            "__doc__": f"transformers' ``{prefix}{suffix}`` (RoBERTa's architecture)."})
+    return classes
