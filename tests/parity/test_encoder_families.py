@@ -12,6 +12,10 @@ the text-classification tutorial's recipe (``prepare_tf_dataset``, ``compile`` w
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+
 import numpy as np
 import pytest
 
@@ -42,6 +46,8 @@ FAMILIES = {
     # name: (class prefix, config class, config kwargs, heads (class suffixes), token types)
     "xlm-roberta": ("XLMRoberta", "XLMRobertaConfig", _ROBERTA, COMMON, False),
     "camembert": ("Camembert", "CamembertConfig", _ROBERTA, COMMON, False),
+    "electra": ("Electra", "ElectraConfig", dict(_BERT, embedding_size=16),
+                COMMON + ("ForPreTraining",), True),
 }
 # the multiple-choice head of the families tfhf had before
 MC_ONLY = {"bert": ("Bert", "BertConfig", _BERT, ("ForMultipleChoice",), True),
@@ -167,6 +173,23 @@ def test_tfhf_save_pytorch_load(cases, family, head, tmp_path):
         np.testing.assert_array_equal(as_np(again(to_tf(c.inputs))[k]), as_np(v))
 
 
+@pytest.mark.parametrize("family", ["xlm-roberta", "camembert", "electra"])
+def test_legacy_tf_model_h5(cases, family, tmp_path):
+    """A ``tf_model.h5`` as transformers 4.x's TF class saved it (Keras 2 HDF5 weights named
+    by its name scopes) loads into the same outputs."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "hub"))
+    from test_hub_formats import write_tf_model_h5
+
+    c = cases(family, "ForSequenceClassification")
+    prefix = c.pt.base_model_prefix
+    write_tf_model_h5(tmp_path / "tf_model.h5", c.pt,
+                      f"tf_{family.replace('-', '_')}_for_sequence_classification",
+                      [prefix, "classifier"])
+    shutil.copy(os.path.join(c.folder, "config.json"), tmp_path)
+    model = tf_class(family, "ForSequenceClassification").from_pretrained(tmp_path)
+    assert_close(model(to_tf(c.inputs)).logits, c.pt_out.logits, what="logits")
+
+
 def test_multiple_choice_needs_choices_axis(cases):
     c = cases("xlm-roberta", "ForMultipleChoice")
     with pytest.raises(InvalidInputError, match="num_choices"):
@@ -203,6 +226,8 @@ TOKENIZERS = {
                                                             "<mask>"]),
     "camembert": lambda: unigram("CamembertTokenizer", ["<s>", "<pad>", "</s>", "<unk>",
                                                         "<mask>"]),
+    "electra": lambda: wordpiece("BertTokenizer", ["[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                   "[MASK]"]),
 }
 
 

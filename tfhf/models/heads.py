@@ -92,3 +92,23 @@ class MaskedLMHead(keras.layers.Layer):
         h = self.norm(self.act(self.dense(hidden)))
         logits = embedding.attend(h) if self.decoder is None else self.decoder(h)
         return logits + tf.cast(self.bias, logits.dtype)
+
+
+@register_serializable()
+class TokenScoreHead(keras.layers.Layer):
+    """dense -> activation -> a (hidden, 1) dense on every token: one score per token
+    (ELECTRA's replaced-token discriminator). Returns (batch, length)."""
+
+    def __init__(self, hidden_size, activation="gelu", init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = Dense(hidden_size, hidden_size, init_std=init_std, name="dense")
+        self.act = get_activation(activation)
+        self.out = Dense(hidden_size, 1, init_std=init_std, name="out")
+
+    def build(self, input_shape=None):
+        self.dense.build(None)
+        self.out.build(None)
+        self.built = True
+
+    def call(self, hidden):
+        return self.out(self.act(self.dense(hidden)))[..., 0]

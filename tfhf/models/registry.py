@@ -58,6 +58,15 @@ MODELS = {
         "question_answering": "distilbert.modeling:TFDistilBertForQuestionAnswering",
         "masked_lm": "distilbert.modeling:TFDistilBertForMaskedLM",
     },
+    "electra": {
+        "base": "electra.modeling:TFElectraModel",
+        "sequence_classification": "electra.modeling:TFElectraForSequenceClassification",
+        "token_classification": "electra.modeling:TFElectraForTokenClassification",
+        "question_answering": "electra.modeling:TFElectraForQuestionAnswering",
+        "multiple_choice": "electra.modeling:TFElectraForMultipleChoice",
+        "masked_lm": "electra.modeling:TFElectraForMaskedLM",
+        "pretraining": "electra.modeling:TFElectraForPreTraining",
+    },
     "llama": {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",
