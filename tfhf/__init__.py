@@ -23,6 +23,10 @@ _LAZY = {
     "TFAutoModelForCausalLM": "tfhf.models.auto",
     "TFAutoModelForSeq2SeqLM": "tfhf.models.auto",
     "TFAutoModelForSpeechSeq2Seq": "tfhf.models.auto",
+    "TFAutoModelForVision2Seq": "tfhf.models.auto",
+    "TFAutoModelForZeroShotImageClassification": "tfhf.models.auto",
+    "TFAutoModelForVisualQuestionAnswering": "tfhf.models.auto",
+    "TFAutoModelForImageSegmentation": "tfhf.models.auto",
     # tokenizers and config
     "AutoTokenizer": "tfhf.data.tokenizer",
     "TFTokenizer": "tfhf.data.tokenizer",

@@ -94,6 +94,19 @@ ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassi
                TFCausalLMOutputWithPast, TFSeq2SeqModelOutput, TFSeq2SeqLMOutput,
                TFSeq2SeqSequenceClassifierOutput]
 
+# vision-language families
+TFCLIPOutput = make_output("TFCLIPOutput", "loss", "logits_per_image", "logits_per_text",
+                           "text_embeds", "image_embeds", "text_model_output",
+                           "vision_model_output")
+TFBlipForConditionalGenerationModelOutput = make_output(
+    "TFBlipForConditionalGenerationModelOutput", "loss", "logits", "image_embeds",
+    "last_hidden_state", "hidden_states", "attentions")
+TFCLIPSegImageSegmentationOutput = make_output(
+    "TFCLIPSegImageSegmentationOutput", "loss", "logits", "conditional_embeddings",
+    "pooled_output", "vision_model_output", "decoder_output")
+ALL_OUTPUTS += [TFCLIPOutput, TFBlipForConditionalGenerationModelOutput,
+                TFCLIPSegImageSegmentationOutput]
+
 
 def _register_trees():
     """Let keras.tree (optree) and tf.nest see outputs as mappings, not leaves."""

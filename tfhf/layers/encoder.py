@@ -162,8 +162,10 @@ class EncoderStack(keras.layers.Layer):
     ``layer_groups`` > 0 shares weights as ALBERT does: the ``num_layers`` steps run through
     ``layer_groups`` groups of ``blocks_per_group`` blocks (step i uses group
     ``i * layer_groups // num_layers``), so only ``layer_groups * blocks_per_group`` blocks
-    exist.
+    exist. ``block_class`` makes the blocks (a subclass sets another: the pre-norm ViT layer).
     """
+
+    block_class = EncoderBlock
 
     def __init__(self, num_layers, layer_groups=0, blocks_per_group=1, **block_kwargs):
         name = block_kwargs.pop("name", None)
@@ -171,8 +173,8 @@ class EncoderStack(keras.layers.Layer):
         self.num_layers, self.layer_groups = num_layers, layer_groups
         self.blocks_per_group = blocks_per_group if layer_groups else 1
         count = layer_groups * blocks_per_group if layer_groups else num_layers
-        self.blocks = track_layers(self, "layer", [EncoderBlock(name=f"layer_{i}", **block_kwargs)
-                                                   for i in range(count)])
+        self.blocks = track_layers(self, "layer", [
+            self.block_class(name=f"layer_{i}", **block_kwargs) for i in range(count)])
 
     def schedule(self):
         """The blocks in the order they run."""

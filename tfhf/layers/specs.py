@@ -156,6 +156,7 @@ class Seq2SeqSpec:
     position_offset: int = 0  # BART's learned table has 2 extra rows in front
     padding_idx: int = 1  # M2M100 sinusoidal positions skip padding (and start after it)
     embed_scale: float = 1.0  # sqrt(d_model) when scale_embedding
+    cross_attention_dim: int | None = None  # BLIP: the vision width the decoder reads
     relative_buckets: int = 32
     relative_max_distance: int = 128
     init_std: float = 0.02
@@ -171,3 +172,38 @@ class Seq2SeqSpec:
 
     def make_norm(self, name):
         return make_norm(self.norm, self.d_model, self.norm_eps, name=name)
+
+
+@dataclass
+class ViTSpec:
+    """A pre-LayerNorm vision transformer (CLIP's and BLIP's vision towers, CLIPSeg, ViLT's
+    layers): patch embeddings, a class token and learned positions, then pre-norm layers.
+
+    ``param_rank`` is the rank of the class token / position table as the family's
+    checkpoints store them: 1 for CLIP (``(d,)`` and an ``Embedding`` ``(n + 1, d)``), 3 for
+    BLIP and ViLT (``(1, 1, d)`` and ``(1, n + 1, d)``).
+    """
+
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    image_size: int = 224
+    patch_size: int = 16
+    num_channels: int = 3
+    activation: str = "quick_gelu"
+    layer_norm_eps: float = 1e-5
+    patch_bias: bool = False
+    fused_qkv: bool = False  # BLIP: one (d, 3d) ``qkv`` projection
+    param_rank: int = 1
+    init_std: float = 0.02
+    attention_dropout: float = 0.0
+    hidden_dropout: float = 0.0
+
+    @property
+    def grid(self):
+        return self.image_size // self.patch_size
+
+    @property
+    def num_positions(self):
+        return self.grid * self.grid + 1

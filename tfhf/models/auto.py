@@ -60,3 +60,9 @@ TFAutoModelForPreTraining = _auto("TFAutoModelForPreTraining", "pretraining")
 TFAutoModelForCausalLM = _auto("TFAutoModelForCausalLM", "causal_lm")
 TFAutoModelForSeq2SeqLM = _auto("TFAutoModelForSeq2SeqLM", "seq2seq_lm")
 TFAutoModelForSpeechSeq2Seq = _auto("TFAutoModelForSpeechSeq2Seq", "speech_seq2seq")
+TFAutoModelForVision2Seq = _auto("TFAutoModelForVision2Seq", "vision2seq")
+TFAutoModelForZeroShotImageClassification = _auto("TFAutoModelForZeroShotImageClassification",
+                                                  "zero_shot_image_classification")
+TFAutoModelForVisualQuestionAnswering = _auto("TFAutoModelForVisualQuestionAnswering",
+                                              "visual_question_answering")
+TFAutoModelForImageSegmentation = _auto("TFAutoModelForImageSegmentation", "image_segmentation")

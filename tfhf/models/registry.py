@@ -16,7 +16,8 @@ from ..errors import UnsupportedModelError
 
 TASKS = ("base", "sequence_classification", "token_classification", "question_answering",
          "multiple_choice", "masked_lm", "pretraining", "causal_lm", "seq2seq_lm",
-         "speech_seq2seq")
+         "speech_seq2seq", "vision2seq", "zero_shot_image_classification",
+         "visual_question_answering", "image_segmentation")
 
 MODELS = {
     "bert": {
@@ -105,6 +106,12 @@ MODELS = {
         "base": "whisper.modeling:TFWhisperModel",
         "speech_seq2seq": "whisper.modeling:TFWhisperForConditionalGeneration",
     },
+    "clip": {
+        "base": "clip.modeling:TFCLIPModel",
+        "zero_shot_image_classification": "clip.modeling:TFCLIPModel",
+    },
+    "clip_text_model": {"base": "clip.modeling:TFCLIPTextModel"},
+    "clip_vision_model": {"base": "clip.modeling:TFCLIPVisionModel"},
 }
 
 GGUF = {
