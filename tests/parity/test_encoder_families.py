@@ -48,6 +48,10 @@ FAMILIES = {
     "camembert": ("Camembert", "CamembertConfig", _ROBERTA, COMMON, False),
     "electra": ("Electra", "ElectraConfig", dict(_BERT, embedding_size=16),
                 COMMON + ("ForPreTraining",), True),
+    # 3 layers through 2 groups of 2 shared blocks (gelu_new, ALBERT's default activation)
+    "albert": ("Albert", "AlbertConfig", dict(_BERT, embedding_size=16, num_hidden_layers=3,
+                                              num_hidden_groups=2, inner_group_num=2), COMMON,
+               True),
 }
 # the multiple-choice head of the families tfhf had before
 MC_ONLY = {"bert": ("Bert", "BertConfig", _BERT, ("ForMultipleChoice",), True),
@@ -228,6 +232,7 @@ TOKENIZERS = {
                                                         "<mask>"]),
     "electra": lambda: wordpiece("BertTokenizer", ["[PAD]", "[UNK]", "[CLS]", "[SEP]",
                                                    "[MASK]"]),
+    "albert": lambda: unigram("AlbertTokenizer", ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]),
 }
 
 

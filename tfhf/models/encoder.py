@@ -180,8 +180,10 @@ class SequenceClassificationModel:
 
     @staticmethod
     def classifier_dropout(config):
-        d = getattr(config, "classifier_dropout", None)
-        return d if d is not None else getattr(config, "hidden_dropout_prob", 0.1)
+        for name in ("classifier_dropout", "classifier_dropout_prob"):  # the latter: ALBERT
+            if getattr(config, name, None) is not None:
+                return getattr(config, name)
+        return getattr(config, "hidden_dropout_prob", 0.1)
 
     def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
              output_attentions=None, return_dict=None, training=False, **inputs):

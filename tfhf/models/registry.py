@@ -68,6 +68,14 @@ MODELS = {
         "masked_lm": "electra.modeling:TFElectraForMaskedLM",
         "pretraining": "electra.modeling:TFElectraForPreTraining",
     },
+    "albert": {
+        "base": "albert.modeling:TFAlbertModel",
+        "sequence_classification": "albert.modeling:TFAlbertForSequenceClassification",
+        "token_classification": "albert.modeling:TFAlbertForTokenClassification",
+        "question_answering": "albert.modeling:TFAlbertForQuestionAnswering",
+        "multiple_choice": "albert.modeling:TFAlbertForMultipleChoice",
+        "masked_lm": "albert.modeling:TFAlbertForMaskedLM",
+    },
     "llama": {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",
