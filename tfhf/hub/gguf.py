@@ -440,6 +440,19 @@ class GGUFState(WeightState):
     def shape(self, name) -> tuple:
         return self._file.tensors[self._names[name]].shape
 
+    def quantized(self, name) -> dict:
+        """The tensor's blocks as tfhf's quantized arrays (``qweight``, ``scale``, maybe
+        ``offset``; :func:`tfhf.quantization.packing.from_gguf`), with no float32 round trip;
+        the family's row transform is applied to each array."""
+        from ..quantization.packing import from_gguf
+
+        gguf_name = self._names[name]
+        info = self._file.tensors[gguf_name]
+        arrays = from_gguf(self._file.raw(gguf_name), info.type_name, info.shape)
+        if self._transform is not None:
+            arrays = {k: self._transform(gguf_name, v) for k, v in arrays.items()}
+        return arrays
+
     def get(self, name) -> np.ndarray:
         gguf_name = self._names[name]
         values = self._file.dequantize(gguf_name)

@@ -40,6 +40,8 @@ class Dense(keras.layers.Layer):
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.use_bias, self.init_std = use_bias, init_std
 
+    quantized = None  # a tfhf.quantization QuantizedWeight once quantized (no float kernel)
+
     def build(self, input_shape=None):
         self.kernel = add_weight(self, "kernel", (self.in_features, self.out_features),
                                  normal_init(self.init_std))
@@ -48,8 +50,11 @@ class Dense(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        x = tf.cast(x, self.compute_dtype)
-        y = tf.matmul(x, tf.cast(self.kernel, self.compute_dtype))
+        if self.quantized is not None:
+            y = self.quantized.matmul(x, self.compute_dtype)
+        else:
+            x = tf.cast(x, self.compute_dtype)
+            y = tf.matmul(x, tf.cast(self.kernel, self.compute_dtype))
         if self.bias is not None:
             y = y + tf.cast(self.bias, self.compute_dtype)
         return y
@@ -68,16 +73,22 @@ class Embedding(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_embeddings, self.dim, self.init_std = int(num_embeddings), int(dim), init_std
 
+    quantized = None  # a tfhf.quantization QuantizedWeight once quantized (tied LM heads)
+
     def build(self, input_shape=None):
         self.embeddings = add_weight(self, "embeddings", (self.num_embeddings, self.dim),
                                      normal_init(self.init_std), autocast=False)
         self.built = True
 
     def call(self, ids):
+        if self.quantized is not None:
+            return self.quantized.gather(ids, self.compute_dtype)
         return tf.cast(tf.gather(self.embeddings, ids), self.compute_dtype)
 
     def attend(self, x):
         """Project hidden states onto the table (a tied output head): ``x @ table.T``."""
+        if self.quantized is not None:
+            return self.quantized.matmul(x, self.compute_dtype)
         table = tf.cast(self.embeddings, self.compute_dtype)
         return tf.matmul(tf.cast(x, self.compute_dtype), table, transpose_b=True)
 

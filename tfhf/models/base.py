@@ -16,6 +16,8 @@ from .. import _keras
 from .._keras import keras
 from ..errors import ConfigError, InvalidInputError, ModelNotFoundError, UnsupportedModelError
 from ..hub.resolve import ModelSource, split_gguf_path
+from ..quantization import quantize_model, quantized_table
+from ..quantization.loading import QuantizedLoad
 from ..training.keras_fit import KerasTrainingMixin
 from . import weights
 
@@ -157,7 +159,28 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         else:
             table = {f"{p}.{k}": f"{p}.{v}" for k, v in base.items()}
             table.update(conv.head_weights(self.task, self.config))
-        return table
+        return quantized_table(self, table)
+
+    @property
+    def quantization_config(self):
+        """What :meth:`quantize` did (``None`` for a float model); see tfhf.quantization."""
+        text = getattr(self, "_quantization_json", None)
+        return json.loads(text) if text else None
+
+    @quantization_config.setter
+    def quantization_config(self, value):
+        # kept as JSON text: Keras would track a dict attribute as model state
+        self._quantization_json = json.dumps(dict(value), default=dict) if value else None
+
+    def quantize(self, mode, group_size=None, **kwargs):
+        """Keep the weights as ``"int8"`` (per output channel) or ``"int4"`` (per group of
+        ``group_size`` inputs, default 64), in place; activations stay in the compute dtype.
+        Decoder-only LMs only (docs/quantization.md). Returns the model."""
+        kwargs.pop("type_check", None)  # Keras 3's Model.quantize keywords
+        kwargs.pop("config", None)
+        if kwargs:
+            raise InvalidInputError(f"quantize got unexpected arguments {sorted(kwargs)}.")
+        return quantize_model(self, mode, group_size)
 
     def _uses_pooler(self):
         return getattr(self, "uses_pooler", self.task is None)
@@ -182,13 +205,16 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
                         cache_dir=None, revision=None, local_files_only=False, token=None,
                         ignore_mismatched_sizes=False, dtype=None, use_safetensors=None,
                         subfolder="", output_loading_info=False, from_pt=None, gguf_file=None,
-                        **kwargs):
+                        quantization=None, **kwargs):
         """Load a model from a local folder or a Hub repo id.
 
         ``dtype`` ("float32", "bfloat16", "float16", or a Keras policy name like
         "mixed_bfloat16") sets the dtype policy of the model's layers; by default the global
         Keras policy applies. ``gguf_file`` (a file in the folder or repo, or an absolute
         path) loads a GGUF checkpoint: config from its metadata, weights dequantized.
+        ``quantization`` ("int8", "int4", "gguf" for a GGUF file's own blocks, or a dict with
+        "mode", "group_size", "strict") keeps the weights quantized (docs/quantization.md); a
+        model saved quantized reloads quantized without it.
         """
         if model_args:
             raise InvalidInputError("from_pretrained takes the model path and keyword arguments "
@@ -206,17 +232,22 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
                 f"from_pretrained got unexpected keyword arguments {sorted(unused)}: they are "
                 "neither loading options nor attributes of the model's config.")
         model_cls = cls._resolve_class(config)
+        qload = QuantizedLoad(quantization, config, gguf_file, path)
         with _keras.policy_scope(_policy_for(dtype)), _keras.deferred_init() as pending:
             model = model_cls(config)
             model.build_weights()
+            qload.before_loading(model)
         with cls._open_checkpoint(source, use_safetensors, gguf_file) as state:
+            state = qload.wrap_state(model, state)
             info = model.load_hf_state(state, ignore_mismatched_sizes, source=path)
         # variables the checkpoint did not provide get their real (random) initial values
         table = model.weight_table()
         missing = set(info["missing_keys"]) | {k for k, _, _ in info["mismatched_keys"]}
         loaded = {id(weights.resolve(model, p)) for k, p in table.items() if k not in missing}
+        live = {id(v) for v in model.weights}  # float weights replaced by quantized ones left
         _keras.initialize_pending(pending, [v for v, _ in pending.values()
-                                            if id(v) not in loaded])
+                                            if id(v) not in loaded and id(v) in live])
+        qload.after_loading(model)
         weights.report(info, type(model).__name__, path)
         model._load_generation_config(source)
         model.name_or_path = path
@@ -318,6 +349,8 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         config = copy.deepcopy(self.config)
         if self.hf_architecture:
             config.architectures = [self.hf_architecture]
+        if getattr(self, "quantization_config", None):
+            config.quantization_config = copy.deepcopy(self.quantization_config)
         var_dtypes = {a.dtype.name for a in tensors.values()}
         if len(var_dtypes) == 1:
             config.dtype = var_dtypes.pop()
