@@ -116,6 +116,9 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
         name = kwargs.pop("name", None) or _snake(type(self).__name__)
         super().__init__(name=name, **kwargs)
         self.config = config
+        # Keras 3 wraps ``quantize`` per instance to accept its own modes only; tfhf's
+        # quantize (int8 / int4 with group_size, tfhf.errors) is the class method
+        self.__dict__.pop("quantize", None)
 
     def __call__(self, *args, **kwargs):
         # ``model(tokenizer(..., return_tensors="tf"))``: a BatchEncoding is a mapping but
