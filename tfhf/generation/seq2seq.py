@@ -173,7 +173,9 @@ def _decoder_prompt(model, config, batch, decoder_input_ids, decoder_attention_m
                 fail("`decoder_attention_mask` must be all ones with the shape of "
                       "`decoder_input_ids`: decoder prompts must all have the same length "
                       "(no padding).")
-        if getattr(model.config, "model_type", None) != "whisper" and (dec[:, 0] != start).all():
+        keeps = getattr(model.config, "model_type", None) == "whisper" or getattr(
+            model, "keeps_decoder_prompt", False)  # Donut's task prompts start themselves
+        if not keeps and (dec[:, 0] != start).all():
             dec = np.concatenate([start[:, None], dec], axis=1)
     for p, t in forced:
         if vocab is not None and t >= vocab:

@@ -120,6 +120,11 @@ MODELS = {
     },
     "clip_text_model": {"base": "clip.modeling:TFCLIPTextModel"},
     "clip_vision_model": {"base": "clip.modeling:TFCLIPVisionModel"},
+    "donut-swin": {"base": "donut.modeling:TFDonutSwinModel"},
+    "vision-encoder-decoder": {
+        "base": "vision_encoder_decoder.modeling:TFVisionEncoderDecoderModel",
+        "vision2seq": "vision_encoder_decoder.modeling:TFVisionEncoderDecoderModel",
+    },
 }
 
 GGUF = {

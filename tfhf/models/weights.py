@@ -17,8 +17,9 @@ from ..errors import CheckpointError, WeightShapeError
 
 logger = logging.getLogger("tfhf")
 
-# Keys that old checkpoints carry and that are never weights of the model.
-_IGNORED_SUFFIXES = ("position_ids", "num_batches_tracked")
+# Keys that checkpoints carry and that are never weights of the model (buffers the model
+# recomputes: position ids, batch-norm counters, Swin's relative position index).
+_IGNORED_SUFFIXES = ("position_ids", "num_batches_tracked", "relative_position_index")
 
 
 def resolve(obj, path: str):
