@@ -27,6 +27,7 @@ _LAZY = {
     "TFAutoModelForZeroShotImageClassification": "tfhf.models.auto",
     "TFAutoModelForVisualQuestionAnswering": "tfhf.models.auto",
     "TFAutoModelForImageSegmentation": "tfhf.models.auto",
+    "TFAutoModelForTextToSpectrogram": "tfhf.models.auto",
     # tokenizers and config
     "AutoTokenizer": "tfhf.data.tokenizer",
     "TFTokenizer": "tfhf.data.tokenizer",

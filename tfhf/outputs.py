@@ -87,12 +87,17 @@ TFSeq2SeqModelOutput = make_output("TFSeq2SeqModelOutput", "last_hidden_state", 
 TFSeq2SeqLMOutput = make_output("TFSeq2SeqLMOutput", "loss", "logits", *_SEQ2SEQ)
 TFSeq2SeqSequenceClassifierOutput = make_output(
     "TFSeq2SeqSequenceClassifierOutput", "loss", "logits", *_SEQ2SEQ)
+# SpeechT5 text-to-speech: the mel spectrogram after (and before) the post-net, and the
+# stop-token logits (batch, frames / reduction_factor * reduction_factor)
+TFSeq2SeqSpectrogramOutput = make_output(
+    "TFSeq2SeqSpectrogramOutput", "loss", "spectrogram", "spectrogram_before_postnet",
+    "stop_logits", "decoder_hidden_states", "encoder_last_hidden_state", "encoder_hidden_states")
 
 ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassifierOutput,
                TFTokenClassifierOutput, TFQuestionAnsweringModelOutput, TFMaskedLMOutput,
                TFMultipleChoiceModelOutput, TFElectraForPreTrainingOutput,
                TFCausalLMOutputWithPast, TFSeq2SeqModelOutput, TFSeq2SeqLMOutput,
-               TFSeq2SeqSequenceClassifierOutput]
+               TFSeq2SeqSequenceClassifierOutput, TFSeq2SeqSpectrogramOutput]
 
 # vision-language families
 TFCLIPOutput = make_output("TFCLIPOutput", "loss", "logits_per_image", "logits_per_text",

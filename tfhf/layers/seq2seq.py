@@ -1,7 +1,7 @@
-"""Blocks of encoder-decoder transformers (T5, BART, M2M100/NLLB, Whisper).
+"""Blocks of encoder-decoder transformers (T5, BART, M2M100/NLLB, Whisper, SpeechT5).
 
 A :class:`~tfhf.layers.specs.Seq2SeqSpec` says which parts a family uses: pre- or post-LayerNorm, T5's RMS
-norm, learned / sinusoidal / relative (T5) positions, gated or plain feed-forward, biases,
+norm, learned / sinusoidal / relative (T5) positions or relative keys (SpeechT5), gated or plain feed-forward, biases,
 query scaling and embedding scaling. One :class:`Seq2SeqStack` is an encoder or a decoder;
 a decoder layer adds cross-attention over the encoder's states.
 
@@ -25,7 +25,8 @@ from .activations import get_activation
 from .attention import (attend, attention_bias_from_mask, causal_bias, merge_heads, split_heads,
                         write_cache)
 from .core import Dense, Embedding, build_sublayers
-from .specs import LEARNED, RELATIVE, SINUSOIDAL, SINUSOIDAL_WEIGHT, Seq2SeqSpec
+from .specs import (LEARNED, RELATIVE, RELATIVE_KEYS, SINUSOIDAL, SINUSOIDAL_WEIGHT,
+                    Seq2SeqSpec)
 
 
 # ---------------------------------------------------------------------------- positions
@@ -106,6 +107,26 @@ class RelativePositionBias(keras.layers.Layer):
         return tf.transpose(values, [2, 0, 1])[None]
 
 
+class RelativePositionKeys(keras.layers.Layer):
+    """Shaw et al.'s relative keys (SpeechT5's encoder): ``pe_k[clamp(i - j) + max_distance]``
+    for query i and key j, a (q, k, head_dim) tensor the attention dots with its queries."""
+
+    def __init__(self, max_distance, head_dim, init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.max_distance = max_distance
+        self.pe_k = Embedding(2 * max_distance, head_dim, init_std, name="pe_k")
+
+    def build(self, input_shape=None):
+        self.pe_k.build(None)
+        self.built = True
+
+    def call(self, length):
+        pos = tf.range(length, dtype=tf.int32)
+        rel = tf.clip_by_value(pos[:, None] - pos[None, :], -self.max_distance,
+                               self.max_distance - 1)
+        return self.pe_k(rel + self.max_distance)
+
+
 # ---------------------------------------------------------------------------- layers
 class Attention(keras.layers.Layer):
     """q/k/v/out projections; self-attention (with a static cache) or cross-attention."""
@@ -132,8 +153,12 @@ class Attention(keras.layers.Layer):
         return (split_heads(self.k_proj(source), self.num_heads, self.head_dim),
                 split_heads(self.v_proj(source), self.num_heads, self.head_dim))
 
-    def call(self, x, k, v, bias, training=False):
+    def call(self, x, k, v, bias, training=False, position_keys=None):
         q = split_heads(self.q_proj(x), self.num_heads, self.head_dim)
+        if position_keys is not None:  # relative keys: (q * scale) . pe_k[i, j]
+            rel = tf.einsum("bhqd,qkd->bhqk", q, tf.cast(position_keys, q.dtype))
+            rel = tf.cast(rel, tf.float32) * self.scale
+            bias = rel if bias is None else bias + rel
         ctx, _ = attend(q, k, v, bias, self.dropout, training, scale=self.scale)
         return self.o_proj(merge_heads(ctx))
 
@@ -195,14 +220,15 @@ class Seq2SeqLayer(keras.layers.Layer):
         return x + h if self.pre_norm else norm(x + h)
 
     def call(self, x, self_bias, cache=None, cache_index=None, cross_kv=None, cross_bias=None,
-             training=False):
+             training=False, position_keys=None):
         def self_attention(h):
             nonlocal cache
             k, v = self.self_attn.key_values(h)
             if cache is not None:  # this layer's (keys, values)
                 cache = write_cache(cache, cache_index, k, v)
                 k, v = cache
-            return self.self_attn(h, k, v, self_bias, training=training)
+            return self.self_attn(h, k, v, self_bias, training=training,
+                                  position_keys=position_keys)
 
         x = self._sublayer(x, self.self_attn_norm, self_attention, training)
         if self.cross_attn is not None:
@@ -226,7 +252,7 @@ class Seq2SeqStack(keras.layers.Layer):
         self.spec, self.is_decoder = spec, decoder
         self.position_kind = spec.decoder_positions if decoder else spec.encoder_positions
         max_pos = spec.max_target_positions if decoder else spec.max_source_positions
-        self.embed_positions = self.relative_bias = None
+        self.embed_positions = self.relative_bias = self.relative_keys = None
         if self.position_kind == LEARNED:
             self.embed_positions = Embedding(max_pos + spec.position_offset, spec.d_model,
                                              spec.init_std, name="embed_positions")
@@ -240,6 +266,10 @@ class Seq2SeqStack(keras.layers.Layer):
             self.relative_bias = RelativePositionBias(
                 spec.relative_buckets, spec.relative_max_distance, spec.heads(decoder),
                 bidirectional=not decoder, init_std=spec.init_std, name="relative_bias")
+        elif self.position_kind == RELATIVE_KEYS:
+            self.relative_keys = RelativePositionKeys(
+                spec.relative_max_distance, spec.dim_per_head(decoder), spec.init_std,
+                name="relative_keys")
         self.embedding_norm = spec.make_norm("embedding_norm") if spec.embedding_norm else None
         n = spec.decoder_layers if decoder else spec.encoder_layers
         self.blocks = track_layers(self, "layer", [Seq2SeqLayer(spec, decoder, i,
@@ -278,13 +308,14 @@ class Seq2SeqStack(keras.layers.Layer):
             length = tf.shape(self_bias)[-1]
             queries = tf.cast(cache_index, tf.int32) + tf.range(t, dtype=tf.int32)
             self_bias = self_bias + self.relative_bias(queries, length)
+        keys = self.relative_keys(tf.shape(x)[1]) if self.relative_keys is not None else None
         hidden = [x] if output_hidden_states else None
         new_cache = []
         for i, layer in enumerate(self.blocks):
             kv = cross_kv[i] if cross_kv is not None else None
             x, layer_cache = layer(x, self_bias, cache=None if cache is None else cache[i],
                                    cache_index=cache_index, cross_kv=kv, cross_bias=cross_bias,
-                                   training=training)
+                                   training=training, position_keys=keys)
             new_cache.append(layer_cache)
             if hidden is not None:
                 hidden.append(x)

@@ -20,6 +20,11 @@ LEARNED, SINUSOIDAL, RELATIVE = "learned", "sinusoidal", "relative"
 # a saved position table (looked up like LEARNED) whose initial value is the sinusoid table
 # (Whisper's encoder: transformers keeps it frozen and saves it as a weight)
 SINUSOIDAL_WEIGHT = "sinusoidal_weight"
+# Shaw et al.'s relative keys (SpeechT5's encoder): a learned (2 * max_distance, head_dim) table
+# of clamped ``query - key`` offsets, dotted with the scaled queries and added to the scores
+RELATIVE_KEYS = "relative_keys"
+# no positions in the stack (a family's pre-net adds them)
+NO_POSITIONS = "none"
 
 
 @dataclass

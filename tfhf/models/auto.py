@@ -66,3 +66,4 @@ TFAutoModelForZeroShotImageClassification = _auto("TFAutoModelForZeroShotImageCl
 TFAutoModelForVisualQuestionAnswering = _auto("TFAutoModelForVisualQuestionAnswering",
                                               "visual_question_answering")
 TFAutoModelForImageSegmentation = _auto("TFAutoModelForImageSegmentation", "image_segmentation")
+TFAutoModelForTextToSpectrogram = _auto("TFAutoModelForTextToSpectrogram", "text_to_spectrogram")

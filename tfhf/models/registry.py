@@ -17,7 +17,7 @@ from ..errors import UnsupportedModelError
 TASKS = ("base", "sequence_classification", "token_classification", "question_answering",
          "multiple_choice", "masked_lm", "pretraining", "causal_lm", "seq2seq_lm",
          "speech_seq2seq", "vision2seq", "zero_shot_image_classification",
-         "visual_question_answering", "image_segmentation")
+         "visual_question_answering", "image_segmentation", "text_to_spectrogram")
 
 MODELS = {
     "bert": {
@@ -124,6 +124,12 @@ MODELS = {
     "vision-encoder-decoder": {
         "base": "vision_encoder_decoder.modeling:TFVisionEncoderDecoderModel",
         "vision2seq": "vision_encoder_decoder.modeling:TFVisionEncoderDecoderModel",
+    },
+    "speecht5": {
+        "text_to_spectrogram": "speecht5.modeling:TFSpeechT5ForTextToSpeech",
+    },
+    "speecht5_hifigan": {
+        "base": "speecht5.hifigan:TFSpeechT5HifiGan",
     },
 }
 
