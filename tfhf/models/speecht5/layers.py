@@ -52,9 +52,9 @@ class ScaledPositions(keras.layers.Layer):
         self.built = True
 
     def call(self, x, positions):
-        if self.table is None:
-            self.table = tf.constant(scaled_position_table(self.max_len, self.dim))
-        pe = tf.gather(self.table, positions)  # (t, dim)
+        if self.table is None:  # numpy: a tensor made here would belong to one graph
+            self.table = scaled_position_table(self.max_len, self.dim)
+        pe = tf.gather(tf.constant(self.table), positions)  # (t, dim)
         return x + tf.cast(self.alpha * pe, x.dtype)[None]
 
 
