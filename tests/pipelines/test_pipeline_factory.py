@@ -14,10 +14,11 @@ from _pipeline_helpers import assert_same
 import tfhf
 from tfhf.errors import InvalidInputError, ModelNotFoundError
 
-TASKS = ["automatic-speech-recognition", "feature-extraction", "fill-mask", "ner",
-         "question-answering", "sentiment-analysis", "summarization", "text-classification",
-         "text-generation", "text2text-generation", "token-classification", "translation",
-         "zero-shot-classification"]
+TASKS = ["automatic-speech-recognition", "document-question-answering", "feature-extraction",
+         "fill-mask", "ner", "question-answering", "sentiment-analysis", "summarization",
+         "text-classification", "text-generation", "text2text-generation",
+         "token-classification", "translation", "zero-shot-classification",
+         "zero-shot-image-classification"]
 
 
 def test_public_name():
@@ -48,6 +49,8 @@ def test_unknown_task_lists_the_supported_ones(task):
     ("summarization", "sshleifer/distilbart-cnn-12-6"),
     ("text2text-generation", "google-t5/t5-base"),
     ("translation_en_to_de", "google-t5/t5-base"),
+    ("zero-shot-image-classification", "openai/clip-vit-base-patch32"),
+    ("document-question-answering", "naver-clova-ix/donut-base-finetuned-docvqa"),
 ])
 def test_default_model_offline_is_not_cached(task, default, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="tfhf"), \

@@ -4,7 +4,8 @@ Tasks: text-classification (alias sentiment-analysis), feature-extraction,
 token-classification (alias ner), question-answering, fill-mask, text-generation,
 zero-shot-classification, and on encoder-decoder models text2text-generation, summarization and
 translation (also as transformers' ``"translation_xx_to_yy"`` names), and on Whisper
-automatic-speech-recognition, with transformers' output formats. ``model`` is a folder / Hub
+automatic-speech-recognition, and on image models document-question-answering (Donut) and
+zero-shot-image-classification (CLIP), with transformers' output formats. ``model`` is a folder / Hub
 repo id (loaded with the task's TFAutoModelFor* class and :class:`tfhf.AutoTokenizer`) or a
 tfhf model object; without it the task's default checkpoint (the one transformers used) is
 loaded from the Hub or its cache.
@@ -52,6 +53,14 @@ SUPPORTED_TASKS = {
     "automatic-speech-recognition": ("automatic_speech_recognition",
                                      "AutomaticSpeechRecognitionPipeline",
                                      "TFAutoModelForSpeechSeq2Seq", ("openai/whisper-base", None)),
+    # transformers' default (impira/layoutlm-document-qa) needs OCR; tfhf runs Donut
+    "document-question-answering": ("document_question_answering",
+                                    "DocumentQuestionAnsweringPipeline", "TFAutoModelForVision2Seq",
+                                    ("naver-clova-ix/donut-base-finetuned-docvqa", None)),
+    "zero-shot-image-classification": ("zero_shot_image_classification",
+                                       "ZeroShotImageClassificationPipeline",
+                                       "TFAutoModelForZeroShotImageClassification",
+                                       ("openai/clip-vit-base-patch32", "3d74acf")),
     # the default depends on the language pair: TRANSLATION_DEFAULTS
     "translation": ("text2text_generation", "TranslationPipeline", "TFAutoModelForSeq2SeqLM",
                     (None, None)),
@@ -107,7 +116,8 @@ def task_class(task):
 
 def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, revision=None,
              token=None, use_fast=True, device=None, dtype=None, model_kwargs=None,
-             framework=None, trust_remote_code=None, pipeline_class=None, **kwargs):
+             framework=None, trust_remote_code=None, pipeline_class=None, image_processor=None,
+             **kwargs):
     """Build the pipeline for ``task`` (transformers' ``pipeline`` on tfhf models).
 
     ``model``: a folder or Hub repo id, or a tfhf model. ``tokenizer``: a folder / repo id
@@ -170,6 +180,12 @@ def pipeline(task, model=None, tokenizer=None, batch_size=None, config=None, *, 
         _check_model(model, cls, name)
 
     tokenizer = _load_tokenizer(tokenizer, model_name, model, config, hub, use_fast)
+    if getattr(cls, "uses_images", False):  # image pipelines: the model's image processor
+        from .vision_base import load_image_processor
+
+        kwargs["image_processor"] = load_image_processor(image_processor, model_name, model, hub)
+    elif image_processor is not None:
+        raise InvalidInputError(f"The '{task}' pipeline takes no image_processor.")
     return cls(model=model, tokenizer=tokenizer, batch_size=batch_size, task=task,
                device=device, **kwargs)
 
