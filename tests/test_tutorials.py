@@ -148,7 +148,8 @@ def test_agents_tutorial():
         "I will use `word_counter`.\n\n```py\ncount = word_counter(text='rivers and lakes')\n```",
         "Now the reverser.\n\n```py\nreversed_text = text_reverser(text=str(count))\n"
         "reversed_text\n```",
-        "```py\ncount\n```")
+        "```py\ncount\n```",
+        "```py\ncount\n```")  # the failed program is shown to the LLM once, which repeats it
     agent = Agent(llm=llm, additional_tools=[text_reverser, word_counter], default_tools=False,
                   log=None)
 

@@ -19,6 +19,9 @@ import sample_tools  # noqa: E402
 
 
 def make_agent(*replies, tools=None, default_tools=False, **kwargs):
+    # these tests look at how one program's failure is explained; asking the model again is
+    # tested in test_self_correction.py
+    kwargs.setdefault("correction_retries", 0)
     llm = ScriptedLLM(*replies)
     logs = []
     agent = Agent(llm=llm, additional_tools=tools if tools is not None else
@@ -52,7 +55,8 @@ def test_run_prompt_shows_each_tool_with_inputs_and_worked_examples():
     assert {"text_classifier", "zero_shot_classifier", "text_qa", "summarizer",
             "text_downloader", "word_count", "reverser"} <= set(agent.toolbox)
     assert prompt.count("Answer:\n```py") >= 3          # worked examples
-    task = 'Task: "Do the thing with `text`."\nVariables: `text` (str), `items` (list of 2 str)'
+    task = ('Task: "Do the thing with `text`."\nVariables: `text` (str, 1 character: "t"), '
+            '`items` (list of 2 str, the first: "a")')
     assert prompt.rstrip().endswith(task + "\n\nI will use the following")
     # the same content as chat messages, for chat backends: the worked examples as turns
     messages = prompt.messages

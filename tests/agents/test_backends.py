@@ -79,8 +79,8 @@ def test_local_agent_generates_greedily_with_stop_strings():
     assert call["stop_strings"] == ["Task:"] and call["do_sample"] is False
     assert call["max_new_tokens"] == 500
     prompt_text = tok.calls[0]["text"]
-    assert prompt_text.endswith('Task: "Count the words of `text`."\nVariables: `text` (str)\n\n'
-                                'I will use the following')
+    assert prompt_text.endswith('Task: "Count the words of `text`."\nVariables: `text` '
+                                '(str, 7 characters: "a b c d")\n\nI will use the following')
     assert tok.calls[0]["add_special_tokens"] is True
 
 
@@ -91,8 +91,8 @@ def test_local_agent_uses_the_chat_template_with_the_prefill():
     assert agent.run("Count the words of `text`.", text="a b") == 2
     text = tok.calls[0]["text"]
     assert text.startswith("<system>I will ask you to perform a task")
-    assert ('<user>Task: "Count the words of `text`."\nVariables: `text` (str)</user>'
-            '<assistant>I will use the following') in text
+    assert ('<user>Task: "Count the words of `text`."\nVariables: `text` (str, 3 characters: '
+            '"a b")</user><assistant>I will use the following') in text
     assert tok.calls[0]["add_special_tokens"] is False   # the template already has them
     chat = LocalAgent(FakeLM("```py\nx = 1\n```"), tok, additional_tools=TOOLS,
                       default_tools=False, log=None, use_chat_template=False)
@@ -326,8 +326,8 @@ def test_hf_agent_speaks_text_generation_inference(server):
     req = server.requests[0]
     assert req["headers"]["authorization"] == "Bearer hf_test"
     body = req["json"]
-    assert body["inputs"].endswith('Task: "Count the words of `text`."\nVariables: `text` (str)\n\n'
-                                   'I will use the following')
+    assert body["inputs"].endswith('Task: "Count the words of `text`."\nVariables: `text` '
+                                   '(str, 3 characters: "x y")\n\nI will use the following')
     assert body["parameters"] == {"max_new_tokens": 200, "temperature": 0.1,
                                   "return_full_text": False, "stop": ["Task:"]}
 

@@ -18,7 +18,8 @@ def scripted(monkeypatch):
 
     def fake_from_pretrained(model, gguf_file=None, **kwargs):
         calls.append({"model": model, "gguf_file": gguf_file, **kwargs})
-        return Agent(llm=calls[0]["llm"], default_tools=False, log=kwargs.get("log"))
+        return Agent(llm=calls[0]["llm"], default_tools=False, log=kwargs.get("log"),
+                     correction_retries=kwargs.get("correction_retries", 1))
 
     monkeypatch.setattr(LocalAgent, "from_pretrained", staticmethod(fake_from_pretrained))
 
@@ -59,14 +60,22 @@ def test_agent_return_code_prints_the_program(scripted, capsys):
 
 def test_agent_failure_exits_with_1(scripted, capsys):
     scripted(code_reply("import os"))
-    assert cli.main(["agent", "Hack.", "--model", "/m", "-q"]) == 1
+    assert cli.main(["agent", "Hack.", "--model", "/m", "-q", "--max-retries", "0"]) == 1
     assert "import is not allowed" in capsys.readouterr().err
 
 
 def test_agent_failure_is_printed_once(scripted, capsys):
     scripted(code_reply("import os"))
-    assert cli.main(["agent", "Hack.", "--model", "/m"]) == 1
+    assert cli.main(["agent", "Hack.", "--model", "/m", "--max-retries", "0"]) == 1
     assert capsys.readouterr().err.count("import is not allowed") == 1
+
+
+def test_agent_corrects_a_failed_program_once_by_default(scripted, capsys):
+    calls = scripted(code_reply("import os"), code_reply("'fixed'"))
+    assert cli.main(["agent", "Hack.", "--model", "/m"]) == 0
+    assert calls[1]["correction_retries"] == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "fixed" and "==Retry 1/1" in captured.err
 
 
 def test_agent_chat_reads_follow_ups_from_stdin(scripted, capsys, monkeypatch):
@@ -82,15 +91,21 @@ def test_default_model_is_the_qwen_coder_asset(scripted, monkeypatch, capsys):
     install it."""
     from tfhf import assets
 
-    calls = scripted(code_reply("1"), code_reply("2"))
+    calls = scripted(code_reply("1"), code_reply("2"), code_reply("3"))
     monkeypatch.setattr(assets, "is_installed", lambda name: name == "qwen2.5-coder-0.5b")
     assert cli.main(["agent", "One."]) == 0
     assert calls[1]["model"] == "asset:qwen2.5-coder-0.5b"
     err = capsys.readouterr().err
     assert "LLM: asset:qwen2.5-coder-0.5b (Qwen2.5-Coder-0.5B-Instruct" in err
-    assert "the default; --model to change" in err
+    assert "the best installed asset; --model to change" in err
+    assert "a larger code model writes better programs" in err
     assert cli.main(["agent", "Two.", "--model", "/m"]) == 0
     assert "LLM: /m\n" in capsys.readouterr().err
+    # without Qwen, the next best installed asset, and how to get the better one
+    monkeypatch.setattr(assets, "is_installed", lambda name: name == "smollm2")
+    assert cli.main(["agent", "Three."]) == 0
+    assert calls[-1]["model"] == "asset:smollm2"
+    assert "tfhf assets install qwen2.5-coder-0.5b" in capsys.readouterr().err
     monkeypatch.setattr(assets, "is_installed", lambda name: False)
     assert cli.main(["agent", "One.", "-q"]) == 1
     err = capsys.readouterr().err

@@ -144,6 +144,6 @@ def test_an_unknown_language_in_an_agent_is_explained(tools):
                                  "tgt_lang='Elvish')"))
     agent = Agent(llm=llm, additional_tools=[tools["translator"]], default_tools=False,
                   log=None)
-    result = agent.run("Translate the `text` to Elvish.", text=TEXT)
+    result = agent.run("Translate the `text` to Elvish.", text=TEXT, max_retries=0)
     assert isinstance(result, AgentFailure) and result.kind == "tool_error"
     assert "Unknown tgt_lang 'Elvish'" in result

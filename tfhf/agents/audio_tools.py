@@ -45,7 +45,9 @@ def _audio_input(audio):
 class SpeechToTextTool(PipelineTool):
     name = "transcriber"
     description = ("This is a tool that transcribes an audio into text. It takes an input named "
-                   "`audio` and returns the transcribed text.")
+                   "`audio` and returns the transcribed text. Use it first on an audio variable; "
+                   "the text tools then work on the transcript.")
+    example = "transcript = transcriber(audio=recording)"
     inputs = {"audio": {"type": "audio", "description": "The audio to transcribe"}}
     output_type = "text"
     model_class = "TFAutoModelForSpeechSeq2Seq"

@@ -1,10 +1,11 @@
 """``tfhf agent "TASK" [--model M] [--return-code] [--chat]``.
 
 The LLM is a tfhf causal LM: ``--model`` takes a folder, a Hub repo id, a ``.gguf`` file or
-``asset:NAME``; the default is the Qwen2.5-Coder-0.5B-Instruct GGUF of the ``qwen2.5-coder-0.5b``
-offline asset (``tfhf assets install qwen2.5-coder-0.5b``), the smallest model that solves most
-of docs/agent-eval.md's tasks (SmolLM2-135M solves none of them). The model in use is named on
-standard error unless ``-q``. ``--llm-tools`` runs the summarizer and text_qa tools on that
+``asset:NAME``; the default is the best installed offline asset for the job: the
+Qwen2.5-Coder-0.5B-Instruct GGUF of ``qwen2.5-coder-0.5b`` (``tfhf assets install
+qwen2.5-coder-0.5b``), the smallest model that solves most of docs/agent-eval.md's tasks, else
+SmolLM2-135M (``smollm2``), which solves few. The model in use is named on standard error
+unless ``-q``, with how to get a better one. ``--llm-tools`` runs the summarizer and text_qa tools on that
 same LLM (their default checkpoints are Hub repos, unavailable offline). ``--chat`` keeps the conversation going: after the first task
 it reads one follow-up task per line from standard input (an empty line or EOF ends it).
 """
@@ -16,6 +17,14 @@ import sys
 
 DEFAULT_ASSET = "qwen2.5-coder-0.5b"
 DEFAULT_MODEL = f"asset:{DEFAULT_ASSET}"
+#: installed assets that can drive the agent, best first (docs/agent-eval.md)
+AGENT_ASSETS = (DEFAULT_ASSET, "smollm2")
+BETTER = {
+    DEFAULT_ASSET: "a larger code model writes better programs: --model with e.g. a "
+                   "Qwen2.5-Coder-1.5B/7B-Instruct GGUF file",
+    "smollm2": f"SmolLM2-135M solves few tasks; `tfhf assets install {DEFAULT_ASSET}` gets "
+               "Qwen2.5-Coder-0.5B, which solves most",
+}
 
 
 def _parser():
@@ -36,6 +45,9 @@ def _parser():
                    help="run the summarizer and text_qa tools on the agent's own LLM instead "
                         "of their default Hub checkpoints (works offline)")
     p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-retries", type=int, default=1,
+                   help="how many times a failed program is shown to the LLM for a corrected "
+                        "one (default 1; 0: never)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     return p
 
@@ -44,12 +56,13 @@ def _default_model():
     from .. import assets
     from ..errors import ModelNotFoundError
 
-    if not assets.is_installed(DEFAULT_ASSET):
-        raise ModelNotFoundError(
-            f"tfhf agent's default LLM, the {DEFAULT_ASSET} asset (Qwen2.5-Coder-0.5B-Instruct), "
-            f"is not installed: install it with `tfhf assets install {DEFAULT_ASSET}`, or pass "
-            "--model (a folder, a Hub repo id, a .gguf file or asset:NAME).")
-    return DEFAULT_MODEL
+    for name in AGENT_ASSETS:
+        if assets.is_installed(name):
+            return f"asset:{name}"
+    raise ModelNotFoundError(
+        f"tfhf agent's default LLM, the {DEFAULT_ASSET} asset (Qwen2.5-Coder-0.5B-Instruct), "
+        f"is not installed: install it with `tfhf assets install {DEFAULT_ASSET}`, or pass "
+        "--model (a folder, a Hub repo id, a .gguf file or asset:NAME).")
 
 
 LLM_TOOL_TASKS = ("summarization", "text-question-answering")
@@ -91,13 +104,16 @@ def _show(result, quiet):
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from .agents import LocalAgent
+    from .backends import LocalAgent
 
     model = args.model or _default_model()
     log = (lambda *a, **k: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-    log(f"LLM: {_describe(model)}" + ("" if args.model else " (the default; --model to change)"))
+    note = "" if args.model else \
+        f" (the best installed asset; --model to change; {BETTER[model[len('asset:'):]]})"
+    log(f"LLM: {_describe(model)}{note}")
     agent = LocalAgent.from_pretrained(model, gguf_file=args.gguf_file,
-                                       max_new_tokens=args.max_new_tokens, log=log)
+                                       max_new_tokens=args.max_new_tokens, log=log,
+                                       correction_retries=args.max_retries)
     if args.llm_tools:
         _use_llm_tools(agent, model)
     if not args.chat:

@@ -18,13 +18,14 @@ RUN_PROMPT = '''I will ask you to perform a task. Your job is to write a short P
 To help you, you can call the tools below. Each tool is a Python function; its description says what it does, which inputs it takes and what it returns.
 First say in one sentence which tools you will use and why, then write the program in a ```py code block.
 The program runs in a restricted interpreter: no imports, no def, lambda or class, no try or with, and no attribute access except the usual methods of str, list and dict values. Use simple assignments, if, for, f-strings and print.
-The variables listed with the task already exist: use them by their names, and use no other variable that the program does not assign itself. Call the tools with keyword arguments. Pick the tools that fit the task; the examples below only show the format.
+The variables listed with the task already exist: use them by their names, and use no other variable that the program does not assign itself. Call the tools with keyword arguments. Pick the tools that fit the task by their descriptions; the examples below only show the format.
+A task that needs no tool (counting, changing case, picking items) is done in plain Python. If no tool can do the task, call no tool and print a sentence saying that you cannot do it and which tool is missing.
 
 Tools:
 <<all_tools>>
 
 Task: "Is the `email` a complaint, a question or a thank-you note?"
-Variables: `email` (str)
+Variables: `email` (str, 164 characters: "Hello, the blender I ordered last week...")
 
 I will use the following tool: `zero_shot_classifier` to pick the kind of email among the three labels of the task.
 
@@ -35,7 +36,7 @@ print(f"The email is a {kind}.")
 ```
 
 Task: "Read the page at `link` and tell me who wrote it."
-Variables: `link` (str)
+Variables: `link` (str, 38 characters: "https://example.com/blog/spring-garden")
 
 I will use the following tools: `text_downloader` to get the text of the page, then `text_qa` to find its author in that text.
 
@@ -47,7 +48,7 @@ print(f"The author is {author}.")
 ```
 
 Task: "Shorten each of the `notes`, and tell me if each short version sounds happy or unhappy."
-Variables: `notes` (list of 4 str)
+Variables: `notes` (list of 4 str, the first: "Lunch with the bank went well, they...")
 
 I will use the following tools: `summarizer` to shorten each note, then `text_classifier` to find the sentiment of each short version.
 
@@ -95,14 +96,37 @@ print(summary)
 
 CHAT_MESSAGE_PROMPT = "\n\nHuman: <<task>>\n\nAssistant: "
 
+RETRY_MESSAGE = ("That did not work. {error}\nWrite a corrected program for the same task, in "
+                 "the same format: call only the tools listed, with the inputs their "
+                 "descriptions name, and use only these variables: {variables}.")
+
 RUN_STOP = ["Task:"]
 CHAT_STOP = ["Human:", "====="]
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+def retry_prompt(prompt, reply, failure, variables):
+    """The prompt that asks for a corrected program: ``prompt`` (a run :class:`Prompt`) with the
+    failed ``reply`` as the answer, then the error (``failure``, an :class:`AgentFailure`) as
+    the next message, and the same prefill to start the new answer."""
+    from .agents import Prompt
+
+    prefill = getattr(prompt, "prefill", "")
+    feedback = RETRY_MESSAGE.format(error=str(failure), variables=variables)
+    text = str(prompt)
+    if prefill and text.endswith(prefill):
+        text = text[:-len(prefill)]
+    text = f"{text}{reply.strip()}\n\n{feedback}\n\n{prefill}"
+    messages = list(getattr(prompt, "messages", None) or [])
+    messages += [{"role": "assistant", "content": reply.strip()},
+                 {"role": "user", "content": feedback}]
+    return Prompt(text, messages, prefill)
+
+
 def describe_tools(toolbox) -> str:
-    """The ``<<all_tools>>`` text: each tool's call signature, description, inputs and output."""
+    """The ``<<all_tools>>`` text: each tool's call signature, description, inputs, output and
+    (when the tool has an ``example`` attribute) an example call."""
     from .tools import normalize_inputs
 
     lines = []
@@ -120,6 +144,9 @@ def describe_tools(toolbox) -> str:
                 for arg, spec in inputs.items())
             lines.append(f"    Inputs: {args}")
         lines.append(f"    Returns: {getattr(tool, 'output_type', 'any')}")
+        example = getattr(tool, "example", None)
+        if isinstance(example, str) and example.strip():
+            lines.append(f"    Example: {' '.join(example.split())}")
     return "\n".join(lines)
 
 
@@ -134,9 +161,26 @@ def _kind(value) -> str:
     return cls.__name__
 
 
+PREVIEW_CHARS = 40
+
+
+def _preview(value) -> str:
+    """A short look at a str or a list of str: ``212 characters: "The city council vot..."``."""
+    if isinstance(value, str):
+        text = " ".join(value.split())
+        cut = text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS].rstrip() + "..."
+        return f', {len(value)} character{"s" if len(value) != 1 else ""}: "{cut}"'
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        text = " ".join(str(value[0]).split())
+        cut = text if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS].rstrip() + "..."
+        return f', the first: "{cut}"'
+    return ""
+
+
 def describe_variables(variables) -> str:
-    """The ``<<variables>>`` text: the names and types of the variables passed to the agent,
-    e.g. ```text` (str), `reviews` (list of 3 str)``; ``none`` when there are none."""
+    """The ``<<variables>>`` text: the names, types and a short preview of the variables passed
+    to the agent, e.g. ```text` (str, 212 characters: "The city..."), `reviews` (list of 3 str,
+    the first: "A dull...")``; ``none`` when there are none."""
     parts = []
     for name, value in (variables or {}).items():
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
@@ -146,7 +190,7 @@ def describe_variables(variables) -> str:
             inner = {_kind(v) for v in value}
             kind += f" of {len(value)} {inner.pop()}" if len(inner) == 1 else \
                 f" of {len(value)} values"
-        parts.append(f"`{name}` ({kind})")
+        parts.append(f"`{name}` ({kind}{_preview(value)})")
     return ", ".join(parts) if parts else "none"
 
 

@@ -53,7 +53,10 @@ __all__ = ["TextClassificationTool", "ZeroShotClassificationTool", "TextQuestion
 class TextClassificationTool(PipelineTool):
     name = "text_classifier"
     description = ("This is a tool that classifies the sentiment of an English text. It takes "
-                   "the text and returns its label, e.g. 'POSITIVE' or 'NEGATIVE'.")
+                   "the text and returns its label, e.g. 'POSITIVE' or 'NEGATIVE'. Use it for "
+                   "positive / negative, sentiment or mood. It takes no labels: for topics, "
+                   "categories or a list of labels use zero_shot_classifier.")
+    example = "mood = text_classifier(text=review)"
     inputs = {"text": {"type": "text", "description": "the text to classify"}}
     output_type = "text"
     model_class = "TFAutoModelForSequenceClassification"
@@ -99,7 +102,10 @@ class ZeroShotClassificationTool(PipelineTool):
     name = "zero_shot_classifier"
     description = ("This is a tool that classifies an English text into one of the given "
                    "labels (any labels: topics, intents...). It takes the text and the list of "
-                   "candidate labels, and returns the most likely label.")
+                   "candidate labels, and returns the most likely label. Use it when the task "
+                   "names the labels or gives a list variable of labels (pass that variable "
+                   "as labels). Not for positive / negative sentiment: use text_classifier.")
+    example = 'topic = zero_shot_classifier(text=email, labels=["urgent", "not urgent"])'
     inputs = {"text": {"type": "text", "description": "the text to classify"},
               "labels": {"type": "list", "description": "the candidate labels (list of str)"}}
     output_type = "text"
@@ -317,7 +323,9 @@ QA_PROMPT = ("Here is a text containing a lot of information: '''{text}'''.\n\n"
 class TextQuestionAnsweringTool(_TextGenerationTool):
     name = "text_qa"
     description = ("This is a tool that answers a question about a text. It takes the text and "
-                   "the question, and returns the answer.")
+                   "the question, and returns the answer. Use it when the task asks a question "
+                   "about a text. Not for summaries: use summarizer.")
+    example = 'answer = text_qa(text=page, question="Who wrote it?")'
     inputs = {"text": {"type": "text", "description": "the text the question is about"},
               "question": {"type": "text", "description": "the question"}}
     output_type = "text"
@@ -337,7 +345,10 @@ class TextQuestionAnsweringTool(_TextGenerationTool):
 class TextSummarizationTool(_TextGenerationTool):
     name = "summarizer"
     description = ("This is a tool that summarizes an English text. It takes the text and "
-                   "returns a short summary of it.")
+                   "returns a short summary of it. Use it whenever the task says summarize, "
+                   "summary, shorten or short version. Not for answering a question: use "
+                   "text_qa.")
+    example = "summary = summarizer(text=letter)"
     inputs = {"text": {"type": "text", "description": "the text to summarize"}}
     output_type = "text"
     default_checkpoint = "philschmid/bart-large-cnn-samsum"
@@ -447,7 +458,9 @@ class TextDownloadTool(Tool):
 
     name = "text_downloader"
     description = ("This is a tool that downloads a web page from a URL and returns its text "
-                   "content.")
+                   "content. Only for a URL (http:// or https://): a text passed in is already "
+                   "text and needs no download.")
+    example = "page = text_downloader(url=link)"
     inputs = {"url": {"type": "text", "description": "the URL of the page (http or https)"}}
     output_type = "text"
 

@@ -28,6 +28,7 @@ class TranslationTool(PipelineTool):
                    "the text, and `tgt_lang`, the language to translate into. Both languages "
                    "are written in plain English, such as 'Romanian' or 'Albanian'. It returns "
                    "the text translated into `tgt_lang`.")
+    example = 'dutch = translator(text=summary, src_lang="English", tgt_lang="Dutch")'
     inputs = {"text": {"type": "text", "description": "the text to translate"},
               "src_lang": {"type": "text",
                            "description": "the language of the text, in plain English"},
