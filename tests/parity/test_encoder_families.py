@@ -52,6 +52,8 @@ FAMILIES = {
     "albert": ("Albert", "AlbertConfig", dict(_BERT, embedding_size=16, num_hidden_layers=3,
                                               num_hidden_groups=2, inner_group_num=2), COMMON,
                True),
+    "mpnet": ("MPNet", "MPNetConfig",
+              {k: v for k, v in _ROBERTA.items() if k != "type_vocab_size"}, COMMON, False),
 }
 # the multiple-choice head of the families tfhf had before
 MC_ONLY = {"bert": ("Bert", "BertConfig", _BERT, ("ForMultipleChoice",), True),
@@ -232,6 +234,7 @@ TOKENIZERS = {
                                                         "<mask>"]),
     "electra": lambda: wordpiece("BertTokenizer", ["[PAD]", "[UNK]", "[CLS]", "[SEP]",
                                                    "[MASK]"]),
+    "mpnet": lambda: wordpiece("MPNetTokenizer", ["<s>", "<pad>", "</s>", "[UNK]", "<mask>"]),
     "albert": lambda: unigram("AlbertTokenizer", ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]),
 }
 

@@ -76,6 +76,14 @@ MODELS = {
         "multiple_choice": "albert.modeling:TFAlbertForMultipleChoice",
         "masked_lm": "albert.modeling:TFAlbertForMaskedLM",
     },
+    "mpnet": {
+        "base": "mpnet.modeling:TFMPNetModel",
+        "sequence_classification": "mpnet.modeling:TFMPNetForSequenceClassification",
+        "token_classification": "mpnet.modeling:TFMPNetForTokenClassification",
+        "question_answering": "mpnet.modeling:TFMPNetForQuestionAnswering",
+        "multiple_choice": "mpnet.modeling:TFMPNetForMultipleChoice",
+        "masked_lm": "mpnet.modeling:TFMPNetForMaskedLM",
+    },
     "llama": {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",

@@ -11,21 +11,14 @@ from ...layers.specs import EncoderSpec
 from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, MultipleChoiceModel,
                        QuestionAnsweringModel, SequenceClassificationModel,
                        TokenClassificationModel)
+from ..bert.modeling import bert_spec
 from . import convert
 
 
 def albert_spec(config) -> EncoderSpec:
-    return EncoderSpec(
-        vocab_size=config.vocab_size, hidden_size=config.hidden_size,
-        num_layers=config.num_hidden_layers, num_heads=config.num_attention_heads,
-        intermediate_size=config.intermediate_size,
-        max_positions=config.max_position_embeddings, activation=config.hidden_act,
-        type_vocab_size=config.type_vocab_size, layer_norm_eps=config.layer_norm_eps,
-        hidden_dropout=config.hidden_dropout_prob,
-        attention_dropout=config.attention_probs_dropout_prob,
-        init_std=config.initializer_range, pad_token_id=config.pad_token_id,
-        embedding_size=config.embedding_size, layer_groups=config.num_hidden_groups,
-        blocks_per_group=config.inner_group_num)
+    return bert_spec(config, embedding_size=config.embedding_size,
+                     layer_groups=config.num_hidden_groups,
+                     blocks_per_group=config.inner_group_num)
 
 
 class TFAlbertPreTrainedModel(EncoderPreTrainedModel):

@@ -66,10 +66,11 @@ HEAD_CLASSES = {
 
 
 def variant_classes(prefix, pretrained, module):
-    """RoBERTa's architecture under another family's names (XLM-RoBERTa, CamemBERT, whose
-    modeling code in transformers is RoBERTa's): ``TF<prefix><suffix>`` for every head, a
-    subclass of RoBERTa's class and of the family's ``pretrained`` class (its config class),
-    saved as ``<prefix><suffix>``."""
+    """RoBERTa's heads under another family's names: ``TF<prefix><suffix>`` for every head,
+    a subclass of RoBERTa's class and of the family's ``pretrained`` class (its config class,
+    and for MPNet its own backbone spec and weight names), saved as ``<prefix><suffix>``.
+    XLM-RoBERTa and CamemBERT are RoBERTa's architecture outright; MPNet's heads are
+    RoBERTa's, names included."""
     classes = {}
     for suffix, roberta_cls in HEAD_CLASSES.items():
         name = f"TF{prefix}{suffix}"
