@@ -331,11 +331,14 @@ def test_registry_tasks_and_their_tools():
     available = {t for t, s in TOOL_REGISTRY.items() if s.available}
     assert available == {"text-classification", "zero-shot-classification",
                          "text-question-answering", "summarization", "translation",
-                         "text-download", "speech-to-text"}
+                         "text-download", "speech-to-text", "image-captioning",
+                         "image-question-answering", "image-segmentation",
+                         "document-question-answering"}
     assert {"speech-to-text", "text-to-speech"} <= set(TOOL_REGISTRY)
     box = default_toolbox()
     assert set(box) == {"text_classifier", "zero_shot_classifier", "text_qa", "summarizer",
-                        "translator", "text_downloader", "transcriber"}
+                        "translator", "text_downloader", "transcriber", "image_captioner",
+                        "image_qa", "image_segmenter", "document_qa"}
     for t in box.values():
         t.validate()
         assert not getattr(t, "pipeline", None)  # nothing loaded

@@ -3,7 +3,8 @@
 * :class:`AgentText` — a ``str`` (every str operation works on it);
 * :class:`AgentImage` — a PIL image, a ``uint8`` array (H, W[, C]) or an image file;
   ``to_raw()`` gives a PIL image (needs Pillow) and ``to_string()`` the path of a PNG file
-  (written with Pillow when installed, else with a small built-in PNG encoder);
+  (written with Pillow when installed, else with a small built-in PNG encoder); ``save(path)``
+  writes it and a notebook shows it (``_repr_png_``);
 * :class:`AgentAudio` — samples (a list, numpy array or tensor, float in [-1, 1] or int16) at
   ``samplerate``, or a WAV file; ``to_raw()`` gives float32 numpy samples and ``to_string()`` the
   path of a 16-bit PCM WAV file written with the stdlib ``wave`` module.
@@ -150,6 +151,59 @@ class AgentImage(AgentType):
             with open(path, "wb") as f:
                 f.write(_png_bytes(self._array))
         self._path = path
+        return path
+
+    def png_bytes(self) -> bytes:
+        """The image as PNG file bytes (Pillow when the image is one, else built in)."""
+        if self._raw is None and self._array is None:
+            with open(self._path, "rb") as f:
+                data = f.read()
+            if data.startswith(b"\x89PNG\r\n\x1a\n"):
+                return data
+            self.to_raw()
+        if self._raw is not None:
+            import io
+
+            buf = io.BytesIO()
+            self._raw.save(buf, format="PNG")
+            return buf.getvalue()
+        return _png_bytes(self._array)
+
+    def _repr_png_(self):
+        """Shown as the image in a notebook (IPython / Jupyter)."""
+        return self.png_bytes()
+
+    def save(self, path, format=None):
+        """Write the image to ``path`` (format from ``format`` or the extension, with Pillow;
+        PNG without it). The file appears whole or not at all (a temporary file, renamed)."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise InvalidInputError(f"AgentImage.save: the folder {folder} does not exist.")
+        fmt = (format or os.path.splitext(path)[1].lstrip(".") or "png").upper()
+        fmt = {"JPG": "JPEG", "TIF": "TIFF"}.get(fmt, fmt)
+        if fmt != "PNG":
+            self.to_raw()  # MissingDependencyError without Pillow
+            from PIL import Image
+
+            Image.init()
+            if fmt not in Image.SAVE:
+                raise InvalidInputError(f"AgentImage.save: Pillow cannot write {fmt!r} images "
+                                        f"({path}); use .png, .jpg, .webp, .bmp, .tiff...")
+        fd, tmp = tempfile.mkstemp(prefix=".tfhf-image-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                if fmt == "PNG":
+                    f.write(self.png_bytes())
+                else:
+                    image = self.to_raw()
+                    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+                        image = image.convert("RGB")
+                    image.save(f, format=fmt)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
         return path
 
     def __repr__(self):

@@ -1,6 +1,6 @@
 """The curated tools: task name -> tool class, remote class and default checkpoint.
 
-One table. A task that is planned but not implemented yet (text-to-speech, image captioning)
+One table. A task that is planned but not implemented yet (text-to-speech)
 is a :func:`planned` row: no module or class, ``available=False`` and a note saying why;
 implementing it turns that row into a normal one. This module imports no tool module (each
 row's class loads on demand), so tools may import it without a cycle.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from ..errors import UnsupportedModelError
+from ..errors import MissingDependencyError, UnsupportedModelError
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,25 @@ class ToolSpec:
     remote_class: str | None = None
     available: bool = True
     note: str = ""
+    # (module, pip package) pairs the tool needs beyond tfhf's requirements; without them it
+    # is left out of the default toolbox and load_tool says what to install
+    requires: tuple = ()
+
+    def missing(self):
+        """The pip packages this tool needs that are not installed."""
+        import importlib.util
+
+        return [pip for module, pip in self.requires if importlib.util.find_spec(module) is None]
 
     def load_class(self, remote: bool = False):
         if not self.available:
             raise UnsupportedModelError(f"The tool for '{self.task}' is not available in tfhf "
                                         f"yet: {self.note}")
+        missing = self.missing()
+        if missing:
+            raise MissingDependencyError(f"The '{self.task}' tool needs "
+                                         f"{', '.join(missing)}: pip install "
+                                         f"{' '.join(missing)}.")
         module = importlib.import_module(f"tfhf.agents.{self.module}")
         return getattr(module, self.remote_class if remote else self.class_name)
 
@@ -40,6 +54,8 @@ def planned(task, default_checkpoint, note):
     """A task tfhf plans to cover but has no tool for yet."""
     return ToolSpec(task, None, None, default_checkpoint, available=False, note=note)
 
+
+_PILLOW = (("PIL", "pillow"),)
 
 TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
     ToolSpec("text-classification", "text_tools", "TextClassificationTool",
@@ -57,8 +73,14 @@ TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
     ToolSpec("speech-to-text", "audio_tools", "SpeechToTextTool", "openai/whisper-base"),
     planned("text-to-speech", "microsoft/speecht5_tts",
             "tfhf has no text-to-speech model family yet."),
-    planned("image-captioning", "Salesforce/blip-image-captioning-base",
-            "tfhf has no vision family yet."),
+    ToolSpec("image-captioning", "image_tools", "ImageCaptioningTool",
+             "Salesforce/blip-image-captioning-base", requires=_PILLOW),
+    ToolSpec("image-question-answering", "image_tools", "ImageQuestionAnsweringTool",
+             "dandelin/vilt-b32-finetuned-vqa", requires=_PILLOW),
+    ToolSpec("image-segmentation", "image_tools", "ImageSegmentationTool",
+             "CIDAS/clipseg-rd64-refined", requires=_PILLOW),
+    ToolSpec("document-question-answering", "image_tools", "DocumentQuestionAnsweringTool",
+             "naver-clova-ix/donut-base-finetuned-docvqa", requires=_PILLOW),
 ]}
 
 TASK_ALIASES = {
@@ -72,6 +94,13 @@ TASK_ALIASES = {
     "transcriber": "speech-to-text",
     "speech_to_text": "speech-to-text",
     "automatic-speech-recognition": "speech-to-text",
+    "image_captioner": "image-captioning",
+    "image-to-text": "image-captioning",
+    "image_qa": "image-question-answering",
+    "visual-question-answering": "image-question-answering",
+    "vqa": "image-question-answering",
+    "image_segmenter": "image-segmentation",
+    "document_qa": "document-question-answering",
 }
 
 
@@ -86,7 +115,7 @@ def default_toolbox():
     """Fresh instances of every available curated tool (nothing is loaded until a call)."""
     tools = {}
     for task, spec in TOOL_REGISTRY.items():
-        if not spec.available:
+        if not spec.available or spec.missing():
             continue
         cls = spec.load_class()
         instance = cls()  # a PipelineTool without a model uses its default checkpoint

@@ -39,8 +39,12 @@ class ImagePipeline(Pipeline):
     uses_images = True
 
     def __init__(self, model, tokenizer=None, image_processor=None, batch_size=None, task="",
-                 device=None, **kwargs):
+                 device=None, max_pixels=None, **kwargs):
+        from ..images.io import MAX_PIXELS
+
         self.image_processor = image_processor
+        # images above this many pixels are refused before decoding (load_image's check)
+        self.max_pixels = MAX_PIXELS if max_pixels is None else int(max_pixels)
         super().__init__(model, tokenizer=tokenizer, batch_size=batch_size, task=task,
                          device=device, **kwargs)
 
@@ -49,7 +53,7 @@ class ImagePipeline(Pipeline):
 
         if image is None:
             raise InvalidInputError(f"The {self.task} pipeline needs an image.")
-        return load_image(image)
+        return load_image(image, max_pixels=self.max_pixels)
 
     def pixels(self, image, **kwargs):
         """``image_processor(images=[image])`` as numpy arrays (pixel_values first)."""
