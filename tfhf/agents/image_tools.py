@@ -67,6 +67,7 @@ class ImageCaptioningTool(_ImagePipelineTool):
     description = ("This is a tool that generates a description of an image. It takes an input "
                    "named `image` which should be the image to caption, and returns a text that "
                    "contains the description in English.")
+    example = "caption = image_captioner(image=photo)"
     inputs = {"image": {"type": "image", "description": "The image to caption"}}
     output_type = "text"
     model_class = "TFAutoModelForVision2Seq"
@@ -84,6 +85,7 @@ class ImageQuestionAnsweringTool(_ImagePipelineTool):
                    "named `image` which should be the image containing the information, as well "
                    "as a `question` which should be the question in English. It returns a text "
                    "that is the answer to the question.")
+    example = 'answer = image_qa(image=photo, question="What color is the car?")'
     inputs = {"image": {"type": "image", "description": "The image containing the information"},
               "question": {"type": "text", "description": "The question in English"}}
     output_type = "text"
@@ -103,6 +105,7 @@ class ImageSegmentationTool(_ImagePipelineTool):
                    "should be the original image, and `label` which should be a text describing "
                    "the elements what should be identified in the segmentation mask. The tool "
                    "returns the mask.")
+    example = 'mask = image_segmenter(image=photo, label="dog")'
     inputs = {"image": {"type": "image", "description": "The image to segment"},
               "label": {"type": "text", "description": "The label of what to segment"}}
     output_type = "image"
@@ -122,6 +125,7 @@ class DocumentQuestionAnsweringTool(_ImagePipelineTool):
                    "input named `document` which should be the document containing the "
                    "information, as well as a `question` that is the question about the "
                    "document. It returns a text that contains the answer to the question.")
+    example = 'total = document_qa(document=scan, question="What is the total?")'
     inputs = {"document": {"type": "image",
                            "description": "The image containing the information"},
               "question": {"type": "text", "description": "The question in English"}}
