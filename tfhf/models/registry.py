@@ -87,22 +87,27 @@ MODELS = {
     "llama": {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",
+        "sequence_classification": "llama.modeling:TFLlamaForSequenceClassification",
     },
     "mistral": {
         "base": "mistral.modeling:TFMistralModel",
         "causal_lm": "mistral.modeling:TFMistralForCausalLM",
+        "sequence_classification": "mistral.modeling:TFMistralForSequenceClassification",
     },
     "qwen2": {
         "base": "qwen2.modeling:TFQwen2Model",
         "causal_lm": "qwen2.modeling:TFQwen2ForCausalLM",
+        "sequence_classification": "qwen2.modeling:TFQwen2ForSequenceClassification",
     },
     "gemma3_text": {
         "base": "gemma3.modeling:TFGemma3TextModel",
         "causal_lm": "gemma3.modeling:TFGemma3ForCausalLM",
+        "sequence_classification": "gemma3.modeling:TFGemma3TextForSequenceClassification",
     },
     "gpt2": {
         "base": "gpt2.modeling:TFGPT2Model",
         "causal_lm": "gpt2.modeling:TFGPT2LMHeadModel",
+        "sequence_classification": "gpt2.modeling:TFGPT2ForSequenceClassification",
     },
     "t5": {
         "base": "t5.modeling:TFT5Model",

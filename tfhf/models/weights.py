@@ -173,6 +173,14 @@ def lm_head_weights(config):
     return {"lm_head.weight": "lm_head.kernel"}
 
 
+def decoder_head_weights(task, config):
+    """A decoder family's head table: ``score`` (sequence classification, no bias) or the
+    LM head (:func:`lm_head_weights`)."""
+    if task == "sequence_classification":
+        return {"score.weight": "score.kernel"}
+    return lm_head_weights(config)
+
+
 def masked_lm_head_names(heads, task, config, bias_key, decoder_prefix):
     """Head table and skipped checkpoint names for BERT-style MLM heads.
 

@@ -5,7 +5,7 @@ is the pre-MLP norm); ``pre_feedforward_layernorm`` is the pre-MLP norm.
 """
 
 from ..llama.convert import base_weights as llama_base_weights
-from ..weights import lm_head_weights
+from ..weights import decoder_head_weights
 
 
 def base_weights(config, with_pooler=False):
@@ -22,4 +22,4 @@ def base_weights(config, with_pooler=False):
 
 
 def head_weights(task, config):
-    return lm_head_weights(config)
+    return decoder_head_weights(task, config)

@@ -16,6 +16,7 @@ from ...errors import ConfigError
 from ...layers.rotary import rope_parameters
 from ...layers.specs import FULL, SLIDING, DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
+from ..decoder_classification import DecoderForSequenceClassification
 from . import convert
 
 
@@ -58,3 +59,7 @@ class TFGemma3TextModel(TFDecoderModel, TFGemma3PreTrainedModel):
 
 class TFGemma3ForCausalLM(TFCausalLMBase, TFGemma3PreTrainedModel):
     hf_architecture = "Gemma3ForCausalLM"
+
+
+class TFGemma3TextForSequenceClassification(DecoderForSequenceClassification, TFGemma3PreTrainedModel):
+    hf_architecture = "Gemma3TextForSequenceClassification"

@@ -6,7 +6,7 @@ those entries name the ``Conv1D.weight`` alias of the kernel: only paths ending 
 matmul in tfhf and is split after it.
 """
 
-from ..weights import lm_head_weights
+from ..weights import decoder_head_weights
 
 
 def base_weights(config, with_pooler=False):
@@ -28,7 +28,7 @@ def base_weights(config, with_pooler=False):
 
 
 def head_weights(task, config):
-    return lm_head_weights(config)
+    return decoder_head_weights(task, config)
 
 
 def ignored_keys(config):

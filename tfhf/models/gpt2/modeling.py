@@ -7,6 +7,7 @@ from transformers import GPT2Config
 from ...errors import ConfigError
 from ...layers.specs import DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
+from ..decoder_classification import DecoderForSequenceClassification
 from . import convert
 
 
@@ -42,3 +43,7 @@ class TFGPT2Model(TFDecoderModel, TFGPT2PreTrainedModel):
 
 class TFGPT2LMHeadModel(TFCausalLMBase, TFGPT2PreTrainedModel):
     hf_architecture = "GPT2LMHeadModel"
+
+
+class TFGPT2ForSequenceClassification(DecoderForSequenceClassification, TFGPT2PreTrainedModel):
+    hf_architecture = "GPT2ForSequenceClassification"

@@ -3,7 +3,7 @@
 Mistral and Qwen2 checkpoints use the same names (Qwen2 adds q/k/v biases).
 """
 
-from ..weights import lm_head_weights
+from ..weights import decoder_head_weights
 
 
 def base_weights(config, with_pooler=False, qkv_bias=None, mlp_bias=None):
@@ -31,4 +31,4 @@ def base_weights(config, with_pooler=False, qkv_bias=None, mlp_bias=None):
 
 
 def head_weights(task, config):
-    return lm_head_weights(config)
+    return decoder_head_weights(task, config)

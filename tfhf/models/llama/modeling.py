@@ -7,6 +7,7 @@ from transformers import LlamaConfig
 from ...layers.rotary import rope_parameters
 from ...layers.specs import FULL, SLIDING, DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
+from ..decoder_classification import DecoderForSequenceClassification
 from . import convert
 
 
@@ -54,3 +55,7 @@ class TFLlamaModel(TFDecoderModel, TFLlamaPreTrainedModel):
 
 class TFLlamaForCausalLM(TFCausalLMBase, TFLlamaPreTrainedModel):
     hf_architecture = "LlamaForCausalLM"
+
+
+class TFLlamaForSequenceClassification(DecoderForSequenceClassification, TFLlamaPreTrainedModel):
+    hf_architecture = "LlamaForSequenceClassification"

@@ -4,6 +4,7 @@ last ``config.sliding_window`` positions, itself included (every layer)."""
 from transformers import MistralConfig
 
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
+from ..decoder_classification import DecoderForSequenceClassification
 from ..llama.modeling import llama_spec
 from . import convert
 
@@ -21,3 +22,7 @@ class TFMistralModel(TFDecoderModel, TFMistralPreTrainedModel):
 
 class TFMistralForCausalLM(TFCausalLMBase, TFMistralPreTrainedModel):
     hf_architecture = "MistralForCausalLM"
+
+
+class TFMistralForSequenceClassification(DecoderForSequenceClassification, TFMistralPreTrainedModel):
+    hf_architecture = "MistralForSequenceClassification"

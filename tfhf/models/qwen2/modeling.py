@@ -5,6 +5,7 @@ attention applies only with ``use_sliding_window`` (then to the layers from
 from transformers import Qwen2Config
 
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
+from ..decoder_classification import DecoderForSequenceClassification
 from ..llama.modeling import llama_spec
 from . import convert
 
@@ -27,3 +28,7 @@ class TFQwen2Model(TFDecoderModel, TFQwen2PreTrainedModel):
 
 class TFQwen2ForCausalLM(TFCausalLMBase, TFQwen2PreTrainedModel):
     hf_architecture = "Qwen2ForCausalLM"
+
+
+class TFQwen2ForSequenceClassification(DecoderForSequenceClassification, TFQwen2PreTrainedModel):
+    hf_architecture = "Qwen2ForSequenceClassification"
