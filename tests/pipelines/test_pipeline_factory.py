@@ -15,9 +15,10 @@ import tfhf
 from tfhf.errors import InvalidInputError, ModelNotFoundError
 
 TASKS = ["automatic-speech-recognition", "document-question-answering", "feature-extraction",
-         "fill-mask", "ner", "question-answering", "sentiment-analysis", "summarization",
-         "text-classification", "text-generation", "text2text-generation",
-         "token-classification", "translation", "zero-shot-classification",
+         "fill-mask", "image-segmentation", "image-to-text", "ner", "question-answering",
+         "sentiment-analysis", "summarization", "text-classification", "text-generation",
+         "text2text-generation", "token-classification", "translation",
+         "visual-question-answering", "vqa", "zero-shot-classification",
          "zero-shot-image-classification"]
 
 

@@ -52,6 +52,9 @@ def test_document_question_answering_equals_transformers(donut_folder, picture, 
     for image in image_forms(picture, tmp_path):
         assert pipe(image, "what is the total ?", **gen) == ref
     assert ref[0]["answer"]  # the comparison is not None == None
+    # options given when the pipeline is built hold for every call
+    assert tfhf.pipeline("document-question-answering", model=donut_folder, **gen)(
+        picture, "what is the total ?") == ref
     both = pipe([{"image": picture, "question": "what is the total ?"},
                  {"image": picture, "question": "what is the date ?"}], **gen)
     assert both[0] == ref and len(both) == 2

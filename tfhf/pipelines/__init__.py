@@ -4,8 +4,9 @@ Tasks: text-classification (alias sentiment-analysis), feature-extraction,
 token-classification (alias ner), question-answering, fill-mask, text-generation,
 zero-shot-classification, and on encoder-decoder models text2text-generation, summarization and
 translation (also as transformers' ``"translation_xx_to_yy"`` names), and on Whisper
-automatic-speech-recognition, and on image models document-question-answering (Donut) and
-zero-shot-image-classification (CLIP), with transformers' output formats. ``model`` is a folder / Hub
+automatic-speech-recognition, and on image models image-to-text (BLIP), visual-question-answering
+(alias vqa; ViLT), image-segmentation (CLIPSeg, with text prompts), document-question-answering
+(Donut) and zero-shot-image-classification (CLIP), with transformers' output formats. ``model`` is a folder / Hub
 repo id (loaded with the task's TFAutoModelFor* class and :class:`tfhf.AutoTokenizer`) or a
 tfhf model object; without it the task's default checkpoint (the one transformers used) is
 loaded from the Hub or its cache.
@@ -61,11 +62,22 @@ SUPPORTED_TASKS = {
                                        "ZeroShotImageClassificationPipeline",
                                        "TFAutoModelForZeroShotImageClassification",
                                        ("openai/clip-vit-base-patch32", "3d74acf")),
+    # transformers 4.x's defaults were models tfhf lacks (ViT-GPT2, DETR); the agent tools' ones
+    "image-to-text": ("image_to_text", "ImageToTextPipeline", "TFAutoModelForVision2Seq",
+                      ("Salesforce/blip-image-captioning-base", None)),
+    "visual-question-answering": ("visual_question_answering",
+                                  "VisualQuestionAnsweringPipeline",
+                                  "TFAutoModelForVisualQuestionAnswering",
+                                  ("dandelin/vilt-b32-finetuned-vqa", None)),
+    "image-segmentation": ("image_segmentation", "ImageSegmentationPipeline",
+                           "TFAutoModelForImageSegmentation",
+                           ("CIDAS/clipseg-rd64-refined", None)),
     # the default depends on the language pair: TRANSLATION_DEFAULTS
     "translation": ("text2text_generation", "TranslationPipeline", "TFAutoModelForSeq2SeqLM",
                     (None, None)),
 }
-TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification"}
+TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification",
+                "vqa": "visual-question-answering"}
 # transformers' "translation_xx_to_yy" task names -> (xx, yy); the pairs with a default model
 TRANSLATION_TASK = re.compile(r"translation_([^_]+)_to_([^_]+)")
 TRANSLATION_DEFAULTS = {pair: ("google-t5/t5-base", "a9723ea")

@@ -58,7 +58,8 @@ class DocumentQuestionAnsweringPipeline(ImagePipeline):
         gen = {**(generate_kwargs or {}), **kwargs}  # generate names any option it lacks
         if top_k not in (None, 1):
             raise InvalidInputError("Donut gives one answer: top_k must be 1.")
-        return {}, {"generate_kwargs": gen}, {}
+        # one forward option per generate option: the call's merge into the pipeline's
+        return {}, gen, {}
 
     def preprocess(self, item):
         if not isinstance(item, dict) or "question" not in item or "image" not in item:
@@ -73,8 +74,8 @@ class DocumentQuestionAnsweringPipeline(ImagePipeline):
         return {"pixel_values": features["pixel_values"],
                 "decoder_input_ids": np.asarray(ids, np.int64)}
 
-    def _forward(self, model_inputs, generate_kwargs=None):
-        gen = with_generation_defaults(self.model, generate_kwargs or {}, {"max_new_tokens": 256})
+    def _forward(self, model_inputs, **generate_kwargs):
+        gen = with_generation_defaults(self.model, generate_kwargs, {"max_new_tokens": 256})
         sequences = self.model.generate(model_inputs["pixel_values"],
                                         decoder_input_ids=model_inputs["decoder_input_ids"],
                                         **gen)
