@@ -24,6 +24,34 @@ def clip_config(**overrides):
                                    projection_dim=16, attn_implementation="eager", **overrides)
 
 
+BLIP_VISION = dict(CLIP_VISION, hidden_act="gelu")
+# bos ([DEC]), sep and pad inside the tiny vocabulary; cross-attention reads 24-wide states
+BLIP_TEXT = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                 num_attention_heads=4, max_position_embeddings=32, encoder_hidden_size=24,
+                 bos_token_id=97, sep_token_id=98, pad_token_id=0, eos_token_id=2,
+                 label_smoothing=0.1)
+
+
+def blip_config(**overrides):
+    import transformers
+
+    return transformers.BlipConfig(text_config=BLIP_TEXT, vision_config=BLIP_VISION,
+                                   attn_implementation="eager", **overrides)
+
+
+def widen(pt, std=0.2, seed=0):
+    """Redraw the PyTorch model's matrices from N(0, std): tiny random models with the default
+    initialisation generate one token over and over; wider weights give varied tokens."""
+    import torch
+
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in pt.parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, std)
+    return pt
+
+
 def torch_model(cls_name, config, seed=0):
     """``transformers.<cls_name>(config)`` with random weights from ``seed``, in eval mode."""
     import torch
@@ -51,3 +79,28 @@ def pixels(batch=2, seed=0, size=IMAGE):
     import numpy as np
 
     return np.random.RandomState(seed + 100).randn(batch, 3, size, size).astype(np.float32)
+
+
+VILT = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=37, max_position_embeddings=40, image_size=IMAGE,
+            patch_size=PATCH, num_labels=5, hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0)
+
+
+def vilt_config(**overrides):
+    import transformers
+
+    return transformers.ViltConfig(**{**VILT, **overrides})
+
+
+def vilt_images(seed=0):
+    """Two images padded to 36 x 42 (a 6 x 7 patch grid around the model's 5 x 5 position
+    table): the first fills it, the second is 30 x 36 (``pixel_mask`` marks it)."""
+    import numpy as np
+
+    px = np.random.RandomState(seed + 200).randn(2, 3, 36, 42).astype(np.float32)
+    mask = np.ones((2, 36, 42), np.int64)
+    mask[1, 30:, :] = 0
+    mask[1, :, 36:] = 0
+    px[1][:, mask[1] == 0] = 0.0
+    return px, mask

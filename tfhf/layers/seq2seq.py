@@ -129,16 +129,19 @@ class RelativePositionKeys(keras.layers.Layer):
 
 # ---------------------------------------------------------------------------- layers
 class Attention(keras.layers.Layer):
-    """q/k/v/out projections; self-attention (with a static cache) or cross-attention."""
+    """q/k/v/out projections; self-attention (with a static cache) or cross-attention
+    (``cross``: keys and values from ``spec.cross_attention_dim``-wide states, default
+    ``d_model``)."""
 
-    def __init__(self, spec: Seq2SeqSpec, decoder, **kwargs):
+    def __init__(self, spec: Seq2SeqSpec, decoder, cross=False, **kwargs):
         super().__init__(**kwargs)
         self.num_heads, self.head_dim = spec.heads(decoder), spec.dim_per_head(decoder)
         inner, d, std, b = self.num_heads * self.head_dim, spec.d_model, spec.init_std, \
             spec.attention_bias
+        kv = (spec.cross_attention_dim or d) if cross else d
         self.q_proj = Dense(d, inner, use_bias=b, init_std=std, name="q_proj")
-        self.k_proj = Dense(d, inner, use_bias=b and spec.key_bias, init_std=std, name="k_proj")
-        self.v_proj = Dense(d, inner, use_bias=b, init_std=std, name="v_proj")
+        self.k_proj = Dense(kv, inner, use_bias=b and spec.key_bias, init_std=std, name="k_proj")
+        self.v_proj = Dense(kv, inner, use_bias=b, init_std=std, name="v_proj")
         self.o_proj = Dense(inner, d, use_bias=b, init_std=std, name="o_proj")
         self.scale = self.head_dim ** -0.5 if spec.scale_queries else 1.0
         self.dropout = (keras.layers.Dropout(spec.attention_dropout)
@@ -200,7 +203,7 @@ class Seq2SeqLayer(keras.layers.Layer):
         self.self_attn = Attention(spec, decoder, name="self_attn")
         self.self_attn_norm = spec.make_norm("self_attn_norm")
         if decoder:
-            self.cross_attn = Attention(spec, decoder, name="cross_attn")
+            self.cross_attn = Attention(spec, decoder, cross=True, name="cross_attn")
             self.cross_attn_norm = spec.make_norm("cross_attn_norm")
         else:
             self.cross_attn = self.cross_attn_norm = None

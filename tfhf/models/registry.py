@@ -132,6 +132,11 @@ MODELS = {
         "zero_shot_image_classification": "clip.modeling:TFCLIPModel",
     },
     "clip_text_model": {"base": "clip.modeling:TFCLIPTextModel"},
+    "blip": {"vision2seq": "blip.modeling:TFBlipForConditionalGeneration"},
+    "vilt": {
+        "base": "vilt.modeling:TFViltModel",
+        "visual_question_answering": "vilt.modeling:TFViltForQuestionAnswering",
+    },
     "clip_vision_model": {"base": "clip.modeling:TFCLIPVisionModel"},
     "donut-swin": {"base": "donut.modeling:TFDonutSwinModel"},
     "vision-encoder-decoder": {

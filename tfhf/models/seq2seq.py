@@ -36,7 +36,9 @@ class Seq2SeqMainLayer(keras.layers.Layer):
         super().__init__(**kwargs)
         self.spec = spec
         self.shared = Embedding(spec.vocab_size, spec.d_model, spec.init_std, name="shared")
-        self.encoder = Seq2SeqStack(spec, decoder=False, name="encoder")
+        # no text encoder when the encoder is another model (BLIP's vision transformer)
+        self.encoder = (Seq2SeqStack(spec, decoder=False, name="encoder")
+                        if spec.encoder_layers else None)
         self.decoder = Seq2SeqStack(spec, decoder=True, name="decoder") if with_decoder else None
 
     def build(self, input_shape=None):
