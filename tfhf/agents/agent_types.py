@@ -7,7 +7,8 @@
   writes it and a notebook shows it (``_repr_png_``);
 * :class:`AgentAudio` — samples (a list, numpy array or tensor, float in [-1, 1] or int16) at
   ``samplerate``, or a WAV file; ``to_raw()`` gives float32 numpy samples and ``to_string()`` the
-  path of a 16-bit PCM WAV file written with the stdlib ``wave`` module.
+  path of a 16-bit PCM WAV file written with the stdlib ``wave`` module; ``save(path)`` writes
+  WAV or FLAC and a notebook shows a player (``_repr_html_``).
 
 ``to_string()`` of media writes the file once, to a fresh temporary folder, and returns its path.
 """
@@ -264,6 +265,21 @@ class AgentAudio(AgentType):
             w.writeframes(pcm.tobytes())
         self._path = path
         return path
+
+    def save(self, path):
+        """Write the audio to ``path``: 16-bit PCM WAV or FLAC (by extension), with soundfile."""
+        from ..audio.io import save_audio
+
+        a = self.to_raw()
+        return save_audio(path, a.mean(axis=1) if a.ndim == 2 else a, self.samplerate)
+
+    def _repr_html_(self):
+        """A player in a notebook: an ``<audio>`` element with the WAV inlined."""
+        import base64
+
+        with open(self.to_string(), "rb") as fh:
+            data = base64.b64encode(fh.read()).decode("ascii")
+        return f'<audio controls src="data:audio/wav;base64,{data}"></audio>'
 
     def __repr__(self):
         return f"AgentAudio({self._path!r})" if self._path else \

@@ -1,4 +1,5 @@
-"""Audio for speech models: loading (:func:`load_audio`: files, bytes, arrays, dicts), Whisper's
+"""Audio for speech models: loading (:func:`load_audio`: files, bytes, arrays, dicts), saving
+(:func:`save_audio`: WAV / FLAC), Whisper's
 log-mel features in TensorFlow (:class:`WhisperFeatures`), resampling, the 30 s windowing and
 overlap merging of long audio (:mod:`tfhf.audio.chunking`) and word error rate
 (:func:`word_error_rate`). Names load lazily: ``load_audio`` and the WER helpers do not import
@@ -9,7 +10,7 @@ import importlib
 _LAZY = {
     "WhisperFeatures": "features", "log_mel_spectrogram": "features", "read_wav": "features",
     "resample": "io",
-    "load_audio": "io", "to_mono": "io", "audio_from_file": "io",
+    "load_audio": "io", "to_mono": "io", "audio_from_file": "io", "save_audio": "io",
     "chunk_windows": "chunking", "merge_overlapping": "chunking",
     "normalize_text": "wer", "word_error_rate": "wer", "word_errors": "wer",
 }

@@ -20,6 +20,9 @@ downmix, because the shape alone cannot tell two channels from two samples.
 Samples: floats are used as they are (expected in [-1, 1]); integer PCM is scaled (int16 by
 2**15, int32 by 2**31, uint8 around 128). Empty audio, NaN / infinite samples and non-positive
 rates are errors. Resampling is scipy's polyphase filter (:func:`resample`).
+
+:func:`save_audio` writes a waveform (speech synthesis output) as WAV or FLAC with
+``soundfile``, 16-bit PCM, the format chosen by the file's extension.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, MissingDependencyError
 
-__all__ = ["load_audio", "audio_from_file", "to_mono", "check_rate", "resample"]
+__all__ = ["load_audio", "audio_from_file", "to_mono", "check_rate", "resample", "save_audio"]
 
 
 def check_rate(rate, what="sampling_rate"):
@@ -183,3 +186,32 @@ def resample(audio, orig_rate, target_rate=16000):
     g = math.gcd(orig_rate, target_rate)
     return resample_poly(np.asarray(audio, np.float64), target_rate // g,
                          orig_rate // g).astype(np.float32)
+
+
+_SAVE_FORMATS = {".wav": "WAV", ".flac": "FLAC"}
+
+
+def save_audio(path, audio, sampling_rate=16000):
+    """Write mono ``audio`` (floats in [-1, 1], e.g. a text-to-speech waveform) to ``path``
+    as 16-bit PCM WAV or FLAC (by extension), atomically; returns the path."""
+    path = os.fspath(path)
+    fmt = _SAVE_FORMATS.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        raise InvalidInputError(f"save_audio writes .wav or .flac files; '{path}' has another "
+                                "extension.")
+    rate = check_rate(sampling_rate)
+    samples = _to_float(_as_array(audio), "audio")
+    if samples.ndim != 1:
+        raise InvalidInputError(f"save_audio writes mono audio: a 1-D array of samples; got "
+                                f"shape {samples.shape}.")
+    _check_samples(samples, "audio")
+    try:
+        import soundfile
+    except ImportError:
+        raise MissingDependencyError("Writing audio files needs soundfile: pip install "
+                                     "soundfile.") from None
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.tmp")
+    soundfile.write(tmp, np.clip(samples, -1.0, 1.0), rate, subtype="PCM_16", format=fmt)
+    os.replace(tmp, path)
+    return path
