@@ -170,3 +170,27 @@ def test_jinja2_is_a_declared_dependency():
     from torch (the test extra)."""
     dists, _ = closure(install_requires())
     assert re.sub(r"[-_.]+", "-", "jinja2") in dists, sorted(dists)
+
+
+def test_text_to_speech_runs_without_the_test_extra(fresh, tmp_path):
+    """SpeechT5's tokenizer (text-to-speech, the text_reader tool) is a SentencePiece model and
+    the waveform is written with soundfile: both must come from install_requires. The tiny
+    checkpoint is made here with PyTorch; the fresh venv reads it, synthesizes and saves a WAV."""
+    dists, _ = closure(install_requires())
+    assert {"sentencepiece", "soundfile"} <= set(dists), sorted(dists)
+    pytest.importorskip("torch")
+    sys.path.insert(0, os.path.join(HERE, "audio"))
+    from tiny_speecht5 import make_tiny_speecht5
+
+    tts, voc = make_tiny_speecht5(tmp_path)
+    wav = str(tmp_path / "out.wav")
+    code = ("import sys, tfhf, soundfile; from tfhf.audio import save_audio; "
+            "p = tfhf.pipeline('text-to-speech', model=sys.argv[1], vocoder=sys.argv[2]); "
+            "print(type(p.tokenizer.tokenizer).__name__); "
+            "o = p('hello world', forward_params={'maxlenratio': 2.0}); "
+            "save_audio(sys.argv[3], o['audio'], o['sampling_rate']); "
+            "print(soundfile.info(sys.argv[3]).samplerate)")
+    r = subprocess.run([fresh["python"], "-c", code, tts, voc, wav], capture_output=True,
+                       text=True, timeout=600, cwd=fresh["cwd"], env=fresh["env"])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split()[-2:] == ["SpeechT5Tokenizer", "16000"], r.stdout

@@ -17,8 +17,8 @@ from tfhf.errors import InvalidInputError, ModelNotFoundError
 TASKS = ["automatic-speech-recognition", "document-question-answering", "feature-extraction",
          "fill-mask", "image-segmentation", "image-to-text", "ner", "question-answering",
          "sentiment-analysis", "summarization", "text-classification", "text-generation",
-         "text2text-generation", "token-classification", "translation",
-         "visual-question-answering", "vqa", "zero-shot-classification",
+         "text-to-audio", "text-to-speech", "text2text-generation", "token-classification",
+         "translation", "visual-question-answering", "vqa", "zero-shot-classification",
          "zero-shot-image-classification"]
 
 
@@ -52,6 +52,7 @@ def test_unknown_task_lists_the_supported_ones(task):
     ("translation_en_to_de", "google-t5/t5-base"),
     ("zero-shot-image-classification", "openai/clip-vit-base-patch32"),
     ("document-question-answering", "naver-clova-ix/donut-base-finetuned-docvqa"),
+    ("text-to-speech", "microsoft/speecht5_tts"),
 ])
 def test_default_model_offline_is_not_cached(task, default, tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="tfhf"), \

@@ -4,9 +4,10 @@ Tasks: text-classification (alias sentiment-analysis), feature-extraction,
 token-classification (alias ner), question-answering, fill-mask, text-generation,
 zero-shot-classification, and on encoder-decoder models text2text-generation, summarization and
 translation (also as transformers' ``"translation_xx_to_yy"`` names), and on Whisper
-automatic-speech-recognition, and on image models image-to-text (BLIP), visual-question-answering
-(alias vqa; ViLT), image-segmentation (CLIPSeg, with text prompts), document-question-answering
-(Donut) and zero-shot-image-classification (CLIP), with transformers' output formats. ``model`` is a folder / Hub
+automatic-speech-recognition, on SpeechT5 text-to-speech (alias text-to-audio), and on image
+models image-to-text (BLIP), visual-question-answering (alias vqa; ViLT), image-segmentation
+(CLIPSeg, with text prompts), document-question-answering (Donut) and
+zero-shot-image-classification (CLIP), with transformers' output formats. ``model`` is a folder / Hub
 repo id (loaded with the task's TFAutoModelFor* class and :class:`tfhf.AutoTokenizer`) or a
 tfhf model object; without it the task's default checkpoint (the one transformers used) is
 loaded from the Hub or its cache.
@@ -72,12 +73,15 @@ SUPPORTED_TASKS = {
     "image-segmentation": ("image_segmentation", "ImageSegmentationPipeline",
                            "TFAutoModelForImageSegmentation",
                            ("CIDAS/clipseg-rd64-refined", None)),
+    # SpeechT5 + its HiFi-GAN vocoder (the pipeline's vocoder= default), as transformers
+    "text-to-speech": ("text_to_audio", "TextToAudioPipeline", "TFAutoModelForTextToSpectrogram",
+                       ("microsoft/speecht5_tts", None)),
     # the default depends on the language pair: TRANSLATION_DEFAULTS
     "translation": ("text2text_generation", "TranslationPipeline", "TFAutoModelForSeq2SeqLM",
                     (None, None)),
 }
 TASK_ALIASES = {"sentiment-analysis": "text-classification", "ner": "token-classification",
-                "vqa": "visual-question-answering"}
+                "vqa": "visual-question-answering", "text-to-audio": "text-to-speech"}
 # transformers' "translation_xx_to_yy" task names -> (xx, yy); the pairs with a default model
 TRANSLATION_TASK = re.compile(r"translation_([^_]+)_to_([^_]+)")
 TRANSLATION_DEFAULTS = {pair: ("google-t5/t5-base", "a9723ea")

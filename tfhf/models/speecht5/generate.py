@@ -33,7 +33,8 @@ from .speakers import check_speaker_embeddings
 TEXT_BUCKET = 16
 
 
-def _check_vocoder(model, vocoder):
+def check_vocoder(model, vocoder):
+    """A ``TFSpeechT5HifiGan`` whose input mel bins are the model's (None passes)."""
     if vocoder is None:
         return
     from .hifigan import TFSpeechT5HifiGan
@@ -131,7 +132,7 @@ def generate_speech(model, input_ids, speaker_embeddings=None, attention_mask=No
     if output_cross_attentions:
         raise InvalidInputError("output_cross_attentions=True is not supported by tfhf's "
                                 "compiled synthesis loop.")
-    _check_vocoder(model, vocoder)
+    check_vocoder(model, vocoder)
     ids, mask, speakers, pad = _prepare(model, input_ids, speaker_embeddings, attention_mask)
     config = model.config
     batch, length = int(ids.shape[0]), int(ids.shape[1])
