@@ -1,6 +1,6 @@
 """The curated tools: task name -> tool class, remote class and default checkpoint.
 
-One table. A task that is planned but not implemented yet (text-to-speech)
+One table. A task that is planned but not implemented yet (none at the moment)
 is a :func:`planned` row: no module or class, ``available=False`` and a note saying why;
 implementing it turns that row into a normal one. This module imports no tool module (each
 row's class loads on demand), so tools may import it without a cycle.
@@ -71,8 +71,7 @@ TOOL_REGISTRY: dict[str, ToolSpec] = {s.task: s for s in [
              remote_class="RemoteTranslationTool"),
     ToolSpec("text-download", "text_tools", "TextDownloadTool", None),
     ToolSpec("speech-to-text", "audio_tools", "SpeechToTextTool", "openai/whisper-base"),
-    planned("text-to-speech", "microsoft/speecht5_tts",
-            "tfhf has no text-to-speech model family yet."),
+    ToolSpec("text-to-speech", "audio_tools", "TextToSpeechTool", "microsoft/speecht5_tts"),
     ToolSpec("image-captioning", "image_tools", "ImageCaptioningTool",
              "Salesforce/blip-image-captioning-base", requires=_PILLOW),
     ToolSpec("image-question-answering", "image_tools", "ImageQuestionAnsweringTool",
@@ -101,6 +100,9 @@ TASK_ALIASES = {
     "vqa": "image-question-answering",
     "image_segmenter": "image-segmentation",
     "document_qa": "document-question-answering",
+    "text_reader": "text-to-speech",
+    "text-reader": "text-to-speech",
+    "text_to_speech": "text-to-speech",
 }
 
 
