@@ -41,7 +41,9 @@ def folders(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reader(folders):
     tts, voc = folders
-    return load_tool("text-to-speech", model_repo_id=tts, post_processor=voc)
+    voice = str(Path(tts) / "speaker_embeddings.npy")  # also the default; given here as a path
+    return load_tool("text-to-speech", model_repo_id=tts, pre_processor=tts, post_processor=voc,
+                     speaker_embeddings=voice)
 
 
 def test_load_tool_reads_text_into_a_wav(reader, tmp_path):
@@ -53,6 +55,7 @@ def test_load_tool_reads_text_into_a_wav(reader, tmp_path):
     assert fresh.description.startswith("This is a tool that reads an English text out loud.")
     assert isinstance(reader, TextToSpeechTool)
     audio = reader("This is a text to speech tool")
+    assert reader.pipeline.speaker_embeddings.endswith("speaker_embeddings.npy")
     assert isinstance(audio, AgentAudio) and audio.samplerate == 16000
     n = len(reader.pipeline.tokenizer(SENTENCE)["input_ids"])
     with wave.open(audio.to_string(), "rb") as w:

@@ -104,9 +104,8 @@ class TextToSpeechTool(PipelineTool):
             self.default_vocoder
         if isinstance(vocoder, (str, os.PathLike)):
             vocoder, _ = resolve_model_spec(vocoder)
-        tokenizer = self.pre_processor if not isinstance(self.pre_processor,
-                                                         (str, os.PathLike)) else None
-        self.pipeline = pipeline("text-to-speech", model=model, tokenizer=tokenizer,
+        # pre_processor: the tokenizer (a folder / repo id or an object; default the model's)
+        self.pipeline = pipeline("text-to-speech", model=model, tokenizer=self.pre_processor,
                                  vocoder=vocoder, speaker_embeddings=self.speaker_embeddings,
                                  token=self.hub_kwargs.get("token"),
                                  model_kwargs=dict(self.model_kwargs) or None,
