@@ -2,21 +2,25 @@
 
 Two formulations, chosen when the function is traced, from the static number of input rows:
 
-* few rows (a decode step): a multiply-reduce, ``y[n, o] = sum_i x[n, i] * w(q[o, i])`` with the
-  conversion of ``q`` written inside the product. XLA:CPU fuses the unpack, the convert and the
-  multiply into the reduction's loop, so a step reads the int8 / packed int4 bytes once and
-  never writes a float copy of the weight (docs/quantization.md shows the optimized HLO);
-* many rows (a prompt, training-free scoring): dequantize the weight once to the compute dtype
-  and run one matmul (a dot is compute-bound there and XLA:CPU does not fuse a convert into
-  its GEMM).
+* ``dequantize`` + matmul (the default for every row count): in the optimized HLO of
+  XLA:CPU (TF 2.21) the int8 convert and scale land in the same kLoop fusion as a
+  matrix-vector dot (``bitcast_dot_fusion``), but inside a ``tf.while_loop`` with
+  loop-invariant weights XLA's loop-invariant code motion hoists the dequantization out of
+  the loop, so the steps read a float copy (docs/quantization.md);
+* :func:`gemv`, a multiply-reduce ``y[n, o] = sum_i x[n, i] * w(q[o, i])``: measured NOT fused
+  by XLA:CPU (it materializes the f32 product, then a YNNPACK reduce) and ~7x slower than the
+  float dot, so it is used only below ``GEMV_MAX_ROWS`` rows (0: never) and kept for study.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-# the largest static row count (batch x tokens) that takes the multiply-reduce path
-GEMV_MAX_ROWS = 4
+# the largest static row count (batch x tokens) that takes the multiply-reduce path; 0 since
+# XLA:CPU does not fuse it (see the module docstring)
+GEMV_MAX_ROWS = 0
+# dequantize inside each call (XLA fuses the convert into the dot and cannot hoist it)
+PER_STEP = True
 
 
 def _groups(q, scale, bits):
@@ -49,9 +53,17 @@ def dequantize(q, scale, offset, bits, dtype):
     return tf.reshape(w, tf.concat([lead, [groups * per]], 0))
 
 
+def step_zero(x):
+    """A zero that depends on ``x``: added to a dequantized weight it keeps XLA from hoisting
+    the dequantization out of a decode loop (float ``0 * v`` is not folded by XLA)."""
+    return tf.reshape(x, [-1])[0] * tf.constant(0, x.dtype)
+
+
 def matmul(x, q, scale, offset, bits, dtype):
     """``x (..., in) @ w.T`` for a quantized ``w`` (out, in); result in ``dtype``."""
     x = tf.cast(x, dtype)
+    if PER_STEP:
+        return fused_matmul(x, q, scale, offset, bits, dtype)
     rows = 1
     for d in x.shape[:-1]:
         rows = None if d is None or rows is None else rows * d
@@ -60,6 +72,18 @@ def matmul(x, q, scale, offset, bits, dtype):
         return tf.matmul(x, w, transpose_b=True) if x.shape.rank == 2 else \
             tf.einsum("...i,oi->...o", x, w)
     return gemv(x, q, scale, offset, bits, dtype)
+
+
+def fused_matmul(x, q, scale, offset, bits, dtype):
+    """``x @ w.T`` with the int8 convert (int8: scale after the dot) or the int4 unpack written
+    on the dot's operand and tied to ``x`` by :func:`step_zero`."""
+    zero = step_zero(x)
+    if bits == 8 and scale.shape[-1] == 1:
+        w = tf.cast(q, dtype) + zero
+        y = tf.einsum("...i,oi->...o", x, w) * tf.cast(scale[:, 0], dtype)
+    else:
+        y = tf.einsum("...i,oi->...o", x, dequantize(q, scale, offset, bits, dtype) + zero)
+    return y
 
 
 def gemv(x, q, scale, offset, bits, dtype):
