@@ -54,10 +54,12 @@ def cached_load(monkeypatch):
     shape instead of one per call); the resolution and loading code still runs once."""
     real = chat.load
 
-    def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=True):
-        key = (model, gguf_file, dtype, chat_template)
+    def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=True,
+             quantization=None):
+        key = (model, gguf_file, dtype, chat_template, quantization)
         if key not in _LOADED:
-            _LOADED[key] = real(model, gguf_file, dtype, chat_template, verbose)
+            _LOADED[key] = real(model, gguf_file, dtype, chat_template, verbose,
+                                quantization=quantization)
         return _LOADED[key]
 
     monkeypatch.setattr(chat, "load", load)

@@ -126,10 +126,13 @@ def check_hub_reachable(repo_id, gguf_file=None):
     hub_cache_only(repo_id)
 
 
-def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=True):
+def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=True,
+         quantization=None):
     """``(model, tokenizer)``: a tfhf causal LM and its tokenizer (see :func:`resolve_model`).
 
-    ``chat_template`` (a Jinja string or a path to a file holding one) replaces the
+    ``quantization`` ("int8", "int4", "gguf") keeps the weights quantized
+    (docs/quantization.md). ``chat_template`` (a Jinja string or a path to a file holding
+    one) replaces the
     tokenizer's template.
     """
     folder, gguf = resolve_model(model, gguf_file)  # before TensorFlow loads: fails fast
@@ -142,6 +145,8 @@ def load(model=None, gguf_file=None, dtype=None, chat_template=None, verbose=Tru
         print(f"Loading {what} ...", file=sys.stderr, flush=True)
     extra = {"gguf_file": gguf} if gguf else {}
     tokenizer = AutoTokenizer.from_pretrained(folder, **extra)
+    if quantization is not None:
+        extra["quantization"] = quantization
     lm = TFAutoModelForCausalLM.from_pretrained(folder, dtype=dtype, **extra)
     if chat_template is not None:
         tokenizer.chat_template = read_chat_template(chat_template)
@@ -453,6 +458,9 @@ def add_model_arguments(p, default_max_new_tokens):
     g.add_argument("--dtype", choices=("float32", "bfloat16", "float16", "mixed_bfloat16",
                                        "mixed_float16"),
                    help="weight/compute dtype (default: float32, the Keras policy)")
+    g.add_argument("--quantize", choices=("int8", "int4", "gguf"),
+                   help="keep the weights quantized: int8 per channel, int4 in groups of 64, "
+                        "or a GGUF file's own blocks (docs/quantization.md)")
     g.add_argument("--chat-template", metavar="FILE",
                    help="a Jinja chat template (file) replacing the tokenizer's")
     s = p.add_argument_group("decoding")
@@ -531,7 +539,8 @@ def chat_main(argv) -> int:
     folder, gguf = resolve_model(args.model, args.gguf_file)  # bad input fails before loading
     kw, described = chat_generation_kwargs(args, folder, gguf)
     _quiet_tensorflow()
-    model, tok = load(folder, gguf, args.dtype, args.chat_template)
+    model, tok = load(folder, gguf, args.dtype, args.chat_template,
+                      quantization=args.quantize)
     _seed(args)
     session = ChatSession(model, tok, system=args.system, stream=not args.no_stream, **kw)
     return run_chat(session, settings=described)
@@ -551,7 +560,8 @@ def generate_main(argv) -> int:
     if args.system is not None and not args.chat:
         raise InvalidInputError("--system needs --chat (it is a chat-template message).")
     _quiet_tensorflow()
-    model, tok = load(args.model, args.gguf_file, args.dtype, args.chat_template)
+    model, tok = load(args.model, args.gguf_file, args.dtype, args.chat_template,
+                      quantization=args.quantize)
     _seed(args)
     if args.chat:
         messages = ([{"role": "system", "content": args.system}] if args.system else []) + \

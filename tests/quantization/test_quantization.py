@@ -91,7 +91,7 @@ def test_int4_quantize_in_place_save_and_reload(float_folder, tmp_path):
     assert np.linalg.norm(out - ref) < 0.35 * np.linalg.norm(ref)
     step, _ = model.forward_with_cache(IDS[:, :1], tf.zeros([1, 1], tf.int32),
                                        tf.ones([1, 8], tf.int32), model.init_cache(1, 8), 0)
-    np.testing.assert_allclose(step.numpy()[0, 0], out[0, 0], atol=1e-4)  # gemv == matmul
+    np.testing.assert_allclose(step.numpy()[0, 0], out[0, 0], atol=1e-4)  # cached step
     model.save_pretrained(tmp_path)
     from safetensors.numpy import load_file
 
@@ -129,3 +129,30 @@ def test_encoder_cannot_be_quantized():
         intermediate_size=32))
     with pytest.raises(UnsupportedModelError, match="decoder-only"):
         bert.quantize("int8")
+
+
+def test_cli_quantize_option_loads_the_model_quantized(tmp_path):
+    """``tfhf chat/generate --quantize int8`` reach from_pretrained(quantization=...)."""
+    from chat_fixtures import save_tokenizer
+
+    from tfhf import chat
+
+    vocab = save_tokenizer(tmp_path)
+    cfg = tiny_config()
+    cfg.vocab_size = vocab
+    TFAutoModelForCausalLM.from_config(cfg).save_pretrained(tmp_path)
+    args = chat.generate_parser().parse_args(["--model", str(tmp_path), "--prompt", "hi",
+                                              "--quantize", "int8"])
+    assert args.quantize == "int8"
+    model, _ = chat.load(str(tmp_path), None, quantization=args.quantize, verbose=False)
+    assert model.quantization_config["mode"] == "int8"
+
+
+def test_int4_default_group_fits_narrow_layers():
+    from tfhf.quantization import parse_mode
+
+    spec = parse_mode("int4")
+    assert [spec.group_for(n) for n in (576, 32, 48, 40)] == [64, 32, 48, 40]
+    with pytest.raises(InvalidInputError, match="group_size=64 does not divide the 21"):
+        spec.group_for(21)
+    assert parse_mode("int4", 128).group_for(256) == 128
