@@ -167,6 +167,15 @@ assert isinstance(asr("speech.wav")["text"], str)
 texts = tok.batch_decode(out, skip_special_tokens=True)
 assert len(texts) == 2 and all(isinstance(t, str) for t in texts)
 """),
+    "quantize": Entry(
+        subs={"path/to/folder": "{tiny_llama}", "path/to/model.gguf": "{gguf}"},
+        check="""
+assert model.quantization_config["mode"] == "int8"
+assert float_model.quantization_config["modules"]["model.embed_tokens"]["bits"] == 4
+assert not gguf.quantization_config  # the stand-in .gguf holds F32 tensors: they stay float
+reloaded = TFAutoModelForCausalLM.from_pretrained("smol-int8")
+assert reloaded.quantization_config["mode"] == "int8"
+"""),
     "cli-generate": Entry(
         subs={"path/to/model.gguf": "{gguf}"},
         stdin={0: "hello there\n/exit\n", 1: "write a loop\n/exit\n"},
