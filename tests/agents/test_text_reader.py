@@ -49,6 +49,9 @@ def reader(folders):
 def test_load_tool_reads_text_into_a_wav(reader, tmp_path):
     spec = TOOL_REGISTRY["text-to-speech"]
     assert spec.available and spec.default_checkpoint == "microsoft/speecht5_tts"
+    for alias in ("text_reader", "text_to_speech"):
+        t = load_tool(alias)
+        assert isinstance(t, TextToSpeechTool) and not t.is_initialized
     fresh = TextToSpeechTool()  # nothing loads before a call
     assert fresh.name == "text_reader" and fresh.model == "microsoft/speecht5_tts"
     assert fresh.default_vocoder == "microsoft/speecht5_hifigan"
