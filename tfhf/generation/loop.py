@@ -225,7 +225,13 @@ class Runner:
         return st
 
     def _next_logits(self, st, tokens, step, cur_len, done):
-        """Forward the tokens just written at slot ``cur_len`` unless the loop is over."""
+        """Forward the tokens just written at slot ``cur_len``.
+
+        Compiled loops run it on every step, the last one included (its logits are never
+        read): a ``tf.cond`` skipping it keeps the fused q/k/v and gate/up kernels
+        (tfhf/layers/fused.py) inside the loop, concatenated again on every step, and makes
+        XLA copy every layer's K/V buffers in and out of the conditional (docs/benchmarks.md,
+        "decode step HLO"). Eager runs skip it once done."""
 
         def run():
             return self._forward(tokens[:, None], (st["last_pos"] + step)[:, None], st["mask"],
@@ -234,6 +240,8 @@ class Runner:
         def skip():
             return st["next_logits"], st["cache"]
 
+        if tf.inside_function():
+            return run()
         return tf.cond(done, skip, run)
 
     def _body(self, st, params):

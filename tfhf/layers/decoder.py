@@ -25,6 +25,7 @@ from .._keras import keras, register_serializable
 from .activations import get_activation
 from .attention import grouped_attention, write_cache
 from .core import Dense, build_sublayers
+from .fused import can_fuse, fused_matmul
 from .rotary import apply_rotary
 from .specs import DecoderSpec
 
@@ -77,6 +78,11 @@ class CausalSelfAttention(keras.layers.Layer):
     def project(self, x):
         """(batch, t, hidden) -> q (batch, t, heads, d), k and v (batch, t, kv_heads, d)."""
         b, t = tf.shape(x)[0], tf.shape(x)[1]
+        parts = (self.q_proj, self.k_proj, self.v_proj)
+        if can_fuse(parts):  # one matmul in compiled programs (tfhf/layers/fused.py)
+            h, kvh = self.num_heads, self.num_kv_heads
+            qkv = tf.reshape(fused_matmul(x, parts), [b, t, h + 2 * kvh, self.head_dim])
+            return qkv[:, :, :h], qkv[:, :, h:h + kvh], qkv[:, :, h + kvh:]
         q = tf.reshape(self.q_proj(x), [b, t, self.num_heads, self.head_dim])
         k = tf.reshape(self.k_proj(x), [b, t, self.num_kv_heads, self.head_dim])
         v = tf.reshape(self.v_proj(x), [b, t, self.num_kv_heads, self.head_dim])
@@ -134,7 +140,12 @@ class GatedMLP(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        parts = (self.gate_proj, self.up_proj)
+        if can_fuse(parts):  # one matmul in compiled programs (tfhf/layers/fused.py)
+            gate, up = tf.split(fused_matmul(x, parts), 2, axis=-1)
+        else:
+            gate, up = self.gate_proj(x), self.up_proj(x)
+        return self.down_proj(self.act(gate) * up)
 
 
 @register_serializable()
