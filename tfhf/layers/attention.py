@@ -114,3 +114,37 @@ def grouped_attention(q, k, v, bias, scale, softcap=None, dropout=None, training
     probs = tf.reshape(tf.cast(probs, v.dtype), [b, kv_heads, groups * t, length])
     ctx = tf.reshape(tf.matmul(probs, v), [b, kv_heads, groups, t, d])
     return tf.reshape(tf.transpose(ctx, [0, 3, 1, 2, 4]), [b, t, heads * d])
+
+
+def decode_attention(q, k_cache, v_cache, k_new, v_new, bias, cache_index, scale,
+                     softcap=None):
+    """:func:`grouped_attention` of one new token per row, reading the cache as it was
+    *before* this token's write plus the token's own key/value.
+
+    q: (batch, 1, heads, d); k_cache, v_cache: (batch, kv_heads, L, d) without the new token;
+    k_new, v_new: (batch, kv_heads, 1, d); bias: (batch, 1, 1, 1, L) as for the written cache.
+    Same result as attending over the written cache; but the cache write (an in-place
+    dynamic-update-slice) then has the loop state as its only reader, so XLA keeps it in
+    place instead of fusing it into the attention's reads and copying both buffers of every
+    layer twice per step (docs/benchmarks.md, "decode step HLO").
+    """
+    heads, d = q.shape[2], q.shape[3]
+    kv_heads = k_cache.shape[1]
+    groups = heads // kv_heads
+    b, length = tf.shape(q)[0], tf.shape(k_cache)[2]
+    qg = tf.reshape(q, [b, kv_heads, groups, d])  # head = kv head * groups + group
+    k_new = tf.cast(k_new, k_cache.dtype)
+    old = tf.matmul(qg, k_cache, transpose_b=True)  # (b, kvh, g, L)
+    new = tf.reduce_sum(qg * k_new, axis=-1, keepdims=True)  # (b, kvh, g, 1)
+    scores = tf.cast(tf.concat([old, new], axis=-1), tf.float32) * scale
+    if softcap is not None:
+        scores = tf.tanh(scores / softcap) * softcap
+    bias = tf.reshape(tf.cast(bias, tf.float32), [b, 1, 1, length])
+    index = tf.cast(cache_index, tf.int32)
+    # the slot being written holds no key yet: its score comes from ``new``
+    bias_old = tf.where(tf.range(length) == index, tf.constant(MASK_VALUE, tf.float32), bias)
+    bias_new = tf.gather(bias, index[None], axis=-1)
+    probs = tf.nn.softmax(scores + tf.concat([bias_old, bias_new], axis=-1), axis=-1)
+    probs = tf.cast(probs, v_cache.dtype)
+    ctx = tf.matmul(probs[..., :-1], v_cache) + probs[..., -1:] * tf.cast(v_new, v_cache.dtype)
+    return tf.reshape(ctx, [b, 1, heads * d])

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from .._keras import keras, register_serializable
 from .activations import get_activation
-from .attention import grouped_attention, write_cache
+from .attention import decode_attention, grouped_attention, write_cache
 from .core import Dense, build_sublayers
 from .fused import can_fuse, fused_matmul
 from .rotary import apply_rotary
@@ -102,9 +102,22 @@ class CausalSelfAttention(keras.layers.Layer):
         k = tf.transpose(k, [0, 2, 1, 3])  # (batch, kv_heads, t, d): the cache layout
         v = tf.transpose(v, [0, 2, 1, 3])
         if cache is not None:  # this layer's (keys, values)
-            cache = write_cache(cache, cache_index, k, v)
-            k, v = cache
+            if q.shape[1] == 1 and bias is not None and not (training and self.dropout):
+                return self._decode_step(q, k, v, bias, cache, cache_index)
+            k, v = cache = write_cache(cache, cache_index, k, v)
         ctx = grouped_attention(q, k, v, bias, self.scale, self.softcap, self.dropout, training)
+        return self.o_proj(ctx), cache
+
+
+    def _decode_step(self, q, k, v, bias, cache, cache_index):
+        """One new token per row: attend over the cache as it was plus the new key/value,
+        then write them. The write takes a (zero) term computed from the attention output,
+        so XLA orders it after the reads of the old buffers and updates them in place (no
+        copy of every layer's K/V per step; docs/benchmarks.md, "decode step HLO")."""
+        ctx = decode_attention(q, cache[0], cache[1], k, v, bias, cache_index, self.scale,
+                               self.softcap)
+        after = tf.cast(tf.reduce_sum(ctx[:, :, :1]), k.dtype) * 0.0
+        cache = write_cache(cache, cache_index, k + after, v + after)
         return self.o_proj(ctx), cache
 
 
