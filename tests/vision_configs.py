@@ -104,3 +104,16 @@ def vilt_images(seed=0):
     mask[1, :, 36:] = 0
     px[1][:, mask[1] == 0] = 0.0
     return px, mask
+
+
+def clipseg_config(complex_=False, **overrides):
+    """A CLIPSeg on the tiny CLIP towers (``complex_``: 8-pixel patches, 32-pixel images and
+    the 3 x 3 convolution + two transposed convolutions of CIDAS/clipseg-rd64-refined)."""
+    import transformers
+
+    vision = dict(CLIP_VISION, patch_size=8, image_size=32) if complex_ else CLIP_VISION
+    kw = dict(projection_dim=16, extract_layers=[0, 2], reduce_dim=16, conditional_layer=1,
+              decoder_num_attention_heads=2, decoder_intermediate_size=24,
+              use_complex_transposed_convolution=complex_)
+    return transformers.CLIPSegConfig(text_config=CLIP_TEXT, vision_config=vision,
+                                      attn_implementation="eager", **{**kw, **overrides})

@@ -61,6 +61,8 @@ def test_logits_and_loss_match_pytorch_eager_and_xla(blip):
     close(out.logits.numpy()[real], ref.logits.numpy()[real])
     close(out.image_embeds, ref.image_embeds.numpy())
     close(out.loss, ref.loss.item())
+    as_dict = model({"pixel_values": px, "input_ids": ids, "attention_mask": mask})
+    close(as_dict.logits.numpy()[real], ref.logits.numpy()[real])  # a processor's output
     fn = tf.function(lambda p, i, m: model(pixel_values=p, input_ids=i,
                                            attention_mask=m).logits, jit_compile=True)
     close(fn(tf.constant(px), tf.constant(ids), tf.constant(mask)).numpy()[real],

@@ -10,7 +10,9 @@
 * :class:`ViTEncoder`: a stack of them (the BERT encoder's stack with this block);
 * :class:`VisionTransformer`: embeddings, optional pre-LayerNorm, the encoder and the
   post-LayerNorm as a family applies it (:data:`POST_NORM_POOLED` for CLIP,
-  :data:`POST_NORM_ALL` for BLIP).
+  :data:`POST_NORM_ALL` for BLIP); ``interpolate=True`` (CLIPSeg) takes images of any size
+  and resizes the position grid bicubically as PyTorch does;
+* :class:`Conv2D` / :class:`PatchConvTranspose2D`: the convolutions of CLIPSeg's decoder.
 """
 
 from __future__ import annotations
@@ -28,12 +30,21 @@ POST_NORM_POOLED = "pooled"  # CLIP: LayerNorm on the class token only
 POST_NORM_ALL = "all"  # BLIP: LayerNorm on every state, and again on the class token
 
 
-def check_pixel_values(pixel_values, spec: ViTSpec, name="pixel_values"):
-    """A float (batch, channels, size, size) tensor of the model's image size."""
+def check_pixel_values(pixel_values, spec: ViTSpec, name="pixel_values", any_size=False):
+    """A float (batch, channels, size, size) tensor of the model's image size (``any_size``:
+    (batch, channels, height, width), each side at least one patch)."""
     x = tf.convert_to_tensor(pixel_values)
     if not x.dtype.is_floating:
         raise InvalidInputError(f"{name} must be floats (an image processor's output), got "
                                 f"{x.dtype.name}.")
+    if any_size:
+        small = any(d is not None and d < spec.patch_size for d in x.shape[2:])
+        if x.shape.rank != 4 or x.shape[1] != spec.num_channels or small:
+            raise InvalidInputError(
+                f"{name} must have shape (batch, {spec.num_channels}, height, width) (channels "
+                f"first, sides of at least patch_size={spec.patch_size}); got "
+                f"{tuple(x.shape)}.")
+        return x
     want = (spec.num_channels, spec.image_size, spec.image_size)
     if x.shape.rank != 4 or (x.shape[1:].is_fully_defined() and tuple(x.shape[1:]) != want):
         raise InvalidInputError(
@@ -75,6 +86,37 @@ class PatchEmbedding(keras.layers.Layer):
         return tf.reshape(y, [tf.shape(y)[0], -1, self.hidden_size])
 
 
+def bicubic_matrix(out_len, in_len):
+    """(out_len, in_len) weights of PyTorch's ``interpolate(mode="bicubic",
+    align_corners=False)`` along one axis (Keys' cubic with a = -0.75, edges clamped)."""
+    a = -0.75
+    scale = tf.cast(in_len, tf.float32) / tf.cast(out_len, tf.float32)
+    src = (tf.cast(tf.range(out_len), tf.float32) + 0.5) * scale - 0.5
+    start = tf.floor(src)
+    t = (src - start)[:, None]
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    taps = [far(t + 1), near(t), near(1 - t), far(2 - t)]
+    first = tf.cast(start, tf.int32) - 1
+    return tf.add_n([tf.one_hot(tf.clip_by_value(first + k, 0, in_len - 1), in_len) * w
+                     for k, w in enumerate(taps)])
+
+
+def resize_positions(table, side, rows, cols):
+    """A ``[class; side x side grid]`` position table with the grid resized bicubically to
+    ``rows x cols`` (CLIPSeg's ``interpolate_pos_encoding``)."""
+    d = table.shape[-1]
+    grid = tf.reshape(tf.cast(table[1:], tf.float32), [side, side, d])
+    pos = tf.einsum("ip,pqd,jq->ijd", bicubic_matrix(rows, side), grid,
+                    bicubic_matrix(cols, side))
+    return tf.concat([table[:1], tf.cast(tf.reshape(pos, [-1, d]), table.dtype)], axis=0)
+
+
 @register_serializable()
 class ViTEmbeddings(keras.layers.Layer):
     """Class token + patch embeddings + learned positions (checkpoint shapes per
@@ -102,11 +144,18 @@ class ViTEmbeddings(keras.layers.Layer):
         return tf.reshape(tf.cast(self.position_embedding, self.compute_dtype),
                           [self.spec.num_positions, self.spec.hidden_size])
 
-    def call(self, pixel_values):
-        patches = self.patch_embedding(pixel_values)
+    def call(self, pixel_values, interpolate=False):
+        """``interpolate``: the position grid resized to the image's patch grid (images of
+        another size than ``image_size``)."""
+        grid = self.patch_embedding.grid(pixel_values)
+        shape = tf.shape(grid)
+        patches = tf.reshape(grid, [shape[0], -1, self.spec.hidden_size])
+        positions = self.positions()
+        if interpolate:
+            positions = resize_positions(positions, self.spec.grid, shape[1], shape[2])
         cls = tf.reshape(tf.cast(self.class_embedding, patches.dtype), [1, 1, -1])
-        cls = tf.tile(cls, [tf.shape(patches)[0], 1, 1])
-        return tf.concat([cls, patches], axis=1) + self.positions()[None]
+        cls = tf.tile(cls, [shape[0], 1, 1])
+        return tf.concat([cls, patches], axis=1) + positions[None]
 
 
 @register_serializable()
@@ -181,9 +230,10 @@ class VisionTransformer(keras.layers.Layer):
     """Embeddings -> [pre_norm] -> encoder -> post_norm (``post_norm`` as the family applies
     it). ``call`` returns ``(last_hidden_state, pooled, hidden_states, attentions)``."""
 
-    def __init__(self, spec: ViTSpec, pre_norm=False, post_norm=POST_NORM_POOLED, **kwargs):
+    def __init__(self, spec: ViTSpec, pre_norm=False, post_norm=POST_NORM_POOLED,
+                 interpolate=False, **kwargs):
         super().__init__(**kwargs)
-        self.spec, self.post_norm_mode = spec, post_norm
+        self.spec, self.post_norm_mode, self.interpolate = spec, post_norm, interpolate
         eps = spec.layer_norm_eps
         self.embeddings = ViTEmbeddings(spec, name="embeddings")
         self.pre_norm = LayerNorm(spec.hidden_size, eps, name="pre_norm") if pre_norm else None
@@ -196,7 +246,9 @@ class VisionTransformer(keras.layers.Layer):
 
     def call(self, pixel_values, output_hidden_states=False, output_attentions=False,
              training=False):
-        x = self.embeddings(check_pixel_values(pixel_values, self.spec))
+        x = self.embeddings(check_pixel_values(pixel_values, self.spec,
+                                               any_size=self.interpolate),
+                            interpolate=self.interpolate)
         if self.pre_norm is not None:
             x = self.pre_norm(x)
         x, hidden, attns = self.encoder(x, output_hidden_states=output_hidden_states,
@@ -204,3 +256,48 @@ class VisionTransformer(keras.layers.Layer):
         if self.post_norm_mode == POST_NORM_ALL:
             x = self.post_norm(x)
         return x, self.post_norm(x[:, 0]), hidden, attns
+
+
+@register_serializable()
+class Conv2D(keras.layers.Layer):
+    """``nn.Conv2d(in, out, kernel, padding=kernel // 2)`` (stride 1) with PyTorch's weight
+    layout (out, in, k, k); channels-last input (batch, height, width, in)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, init_std=0.02, **kwargs):
+        super().__init__(**kwargs)
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.init_std = int(kernel_size), init_std
+
+    def kernel_shape(self):
+        return (self.out_channels, self.in_channels, self.kernel_size, self.kernel_size)
+
+    def build(self, input_shape=None):
+        self.weight = add_weight(self, "weight", self.kernel_shape(), normal_init(self.init_std))
+        self.bias = add_weight(self, "bias", (self.out_channels,), "zeros")
+        self.built = True
+
+    def call(self, x):
+        kernel = tf.transpose(tf.cast(self.weight, self.compute_dtype), [2, 3, 1, 0])
+        y = tf.nn.conv2d(tf.cast(x, self.compute_dtype), kernel, strides=1, padding="SAME")
+        return y + tf.cast(self.bias, self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "in_channels": self.in_channels,
+                "out_channels": self.out_channels, "kernel_size": self.kernel_size,
+                "init_std": self.init_std}
+
+
+@register_serializable()
+class PatchConvTranspose2D(Conv2D):
+    """``nn.ConvTranspose2d(in, out, k, stride=k)``: every input pixel becomes a k x k block
+    (weight (in, out, k, k)); (batch, h, w, in) -> (batch, h * k, w * k, out)."""
+
+    def kernel_shape(self):
+        return (self.in_channels, self.out_channels, self.kernel_size, self.kernel_size)
+
+    def call(self, x):
+        k, x = self.kernel_size, tf.cast(x, self.compute_dtype)
+        y = tf.einsum("bhwc,cokl->bhkwlo", x, tf.cast(self.weight, self.compute_dtype))
+        shape = tf.shape(x)
+        y = tf.reshape(y, [shape[0], shape[1] * k, shape[2] * k, self.out_channels])
+        return y + tf.cast(self.bias, self.compute_dtype)

@@ -21,6 +21,20 @@ def reject_unexpected(model, inputs, accepted, also="labels"):
             f"{list(accepted)} (and {also}).")
 
 
+def merge_first_input(first, name, inputs):
+    """``inputs`` (name -> value) with the model's first positional argument merged in:
+    a mapping (``model(processor_output)``) fills the names still None, anything else is the
+    value of ``name`` (``pixel_values`` for the image models)."""
+    inputs = dict(inputs)
+    if hasattr(first, "keys") and hasattr(first, "__getitem__") and not hasattr(first, "shape"):
+        for k, v in dict(first).items():
+            if inputs.get(k) is None:
+                inputs[k] = v
+    elif first is not None:
+        inputs[name] = first
+    return inputs
+
+
 def check_token_ids(ids, vocab_size, name="input_ids", max_length=None, length_note=""):
     """Integer ids of shape (batch, sequence), at most ``max_length`` long, inside
     ``[0, vocab_size)``; returns them as a tensor (dtype unchanged)."""

@@ -133,6 +133,9 @@ MODELS = {
     },
     "clip_text_model": {"base": "clip.modeling:TFCLIPTextModel"},
     "blip": {"vision2seq": "blip.modeling:TFBlipForConditionalGeneration"},
+    "clipseg": {
+        "image_segmentation": "clipseg.modeling:TFCLIPSegForImageSegmentation",
+    },
     "vilt": {
         "base": "vilt.modeling:TFViltModel",
         "visual_question_answering": "vilt.modeling:TFViltForQuestionAnswering",

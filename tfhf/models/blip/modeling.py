@@ -32,6 +32,7 @@ from ...layers.specs import LEARNED, Seq2SeqSpec, ViTSpec
 from ...layers.vision import POST_NORM_ALL, VisionTransformer, check_pixel_values
 from ... import outputs
 from ..heads import MaskedLMHead
+from ..inputs import merge_first_input
 from ..seq2seq import Seq2SeqMainLayer, TFSeq2SeqLMBase
 from . import convert
 
@@ -137,9 +138,9 @@ class TFBlipForConditionalGeneration(TFSeq2SeqLMBase):
 
     def call(self, pixel_values=None, input_ids=None, attention_mask=None, labels=None,
              output_hidden_states=None, return_dict=None, training=False, **kwargs):
-        pixel_values, kw = self._unpack(pixel_values, dict(
+        kw = merge_first_input(pixel_values, "pixel_values", dict(
             input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs))
-        pixel_values = kw.pop("pixel_values", None) if pixel_values is None else pixel_values
+        pixel_values = kw.pop("pixel_values", None)
         ids, mask, labels = kw.pop("input_ids"), kw.pop("attention_mask"), kw.pop("labels")
         self._check_unknown(kw)
         if pixel_values is None or ids is None:

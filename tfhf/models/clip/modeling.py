@@ -96,9 +96,9 @@ def text_tower(config, name="text_model"):
                                config.max_position_embeddings, config.eos_token_id, name=name)
 
 
-def vision_tower(config, name="vision_model"):
+def vision_tower(config, name="vision_model", interpolate=False):
     return VisionTransformer(clip_tower_spec(config), pre_norm=True, post_norm=POST_NORM_POOLED,
-                             name=name)
+                             interpolate=interpolate, name=name)
 
 
 def tower_output(result):
@@ -128,14 +128,18 @@ def similarity_logits(text_embeds, image_embeds, logit_scale):
 
 @register_serializable()
 class CLIPMainLayer(keras.layers.Layer):
-    """Both towers, their projections and the learned temperature."""
+    """Both towers, their projections and the learned temperature (a subclass sets another
+    ``config_class``, and ``interpolate`` for images of any size: CLIPSeg)."""
+
+    config_class = CLIPConfig
+    interpolate = False
 
     def __init__(self, config, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         tc, vc = config.text_config, config.vision_config
         self.text_model = text_tower(tc)
-        self.vision_model = vision_tower(vc)
+        self.vision_model = vision_tower(vc, interpolate=self.interpolate)
         self.visual_projection = Dense(vc.hidden_size, config.projection_dim, use_bias=False,
                                        name="visual_projection")
         self.text_projection = Dense(tc.hidden_size, config.projection_dim, use_bias=False,
@@ -147,7 +151,7 @@ class CLIPMainLayer(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        return cls(CLIPConfig.from_dict(config.pop("config")), **config)
+        return cls(cls.config_class.from_dict(config.pop("config")), **config)
 
     def build(self, input_shape=None):
         build_sublayers(self)
