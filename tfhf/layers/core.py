@@ -10,6 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .._keras import add_weight, keras, register_serializable
+from .streamed import matmul_weight
 
 
 def normal_init(std):
@@ -54,7 +55,7 @@ class Dense(keras.layers.Layer):
             y = self.quantized.matmul(x, self.compute_dtype)
         else:
             x = tf.cast(x, self.compute_dtype)
-            y = tf.matmul(x, tf.cast(self.kernel, self.compute_dtype))
+            y = matmul_weight(x, tf.cast(self.kernel, self.compute_dtype))
         if self.bias is not None:
             y = y + tf.cast(self.bias, self.compute_dtype)
         return y
@@ -90,7 +91,7 @@ class Embedding(keras.layers.Layer):
         if self.quantized is not None:
             return self.quantized.matmul(x, self.compute_dtype)
         table = tf.cast(self.embeddings, self.compute_dtype)
-        return tf.matmul(tf.cast(x, self.compute_dtype), table, transpose_b=True)
+        return matmul_weight(tf.cast(x, self.compute_dtype), table, transpose_b=True)
 
     def get_config(self):
         return {**super().get_config(), "num_embeddings": self.num_embeddings,

@@ -1,0 +1,64 @@
+"""bfloat16 decode on CPU reads the bfloat16 weights in the loop (tfhf/layers/streamed.py).
+
+Without it XLA:CPU hoists a float32 copy of every weight out of the decode loop and each step
+reads 4 bytes per weight: bfloat16 decoded no faster than float32. The streamed form must
+compute the same product and keep the weights bfloat16 in the loop's state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfhf.layers import streamed
+
+pytestmark = pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")),
+                                reason="the streamed form is for XLA:CPU only")
+
+
+def _loop(kernel, transpose_b, rows):
+    @tf.function(jit_compile=True)
+    def run(x):
+        def body(i, acc):
+            y = streamed.matmul_weight(x + tf.cast(i, tf.bfloat16), kernel, transpose_b)
+            return i + 1, acc + tf.cast(y, tf.float32)
+        out = (rows, kernel.shape[0] if transpose_b else kernel.shape[1])
+        return tf.while_loop(lambda i, a: i < 3, body, (0, tf.zeros(out)))[1]
+    return run
+
+
+@pytest.mark.parametrize("transpose_b", [False, True])
+def test_streamed_matmul_equals_matmul_and_keeps_weights_bfloat16_in_the_loop(transpose_b):
+    rng = np.random.RandomState(0)
+    k = tf.constant(rng.randn(48, 40).astype(np.float32) * 0.1, tf.bfloat16)
+    x = tf.constant(rng.randn(3, 48 if not transpose_b else 40).astype(np.float32), tf.bfloat16)
+    run = _loop(k, transpose_b, 3)
+    got = run(x).numpy()
+    want = sum(tf.matmul(tf.cast(x + i, tf.float32), tf.cast(k, tf.float32),
+                         transpose_b=transpose_b) for i in range(3)).numpy()
+    np.testing.assert_allclose(got, want, rtol=2e-2, atol=5e-2)
+    hlo = run.experimental_get_compiler_ir(x)(stage="optimized_hlo")
+    loops = [line for line in hlo.splitlines() if " while(" in line]
+    assert loops
+    for line in loops:  # no float32 copy of the weight carried through the loop
+        assert "f32[48,40]" not in line and "f32[40,48]" not in line, line
+        assert "bf16[40,48]" in line or "bf16[48,40]" in line, line
+
+
+def test_eager_graph_and_wide_inputs_keep_the_plain_matmul():
+    k = tf.ones((8, 4), tf.bfloat16)
+    assert not streamed.streams(tf.ones((1, 8), tf.bfloat16), k)  # eager
+
+    @tf.function(jit_compile=True)
+    def wide(x):
+        assert not streamed.streams(x, k)
+        return streamed.matmul_weight(x, k)
+
+    @tf.function
+    def graph(x):  # no XLA: XlaOptimizationBarrier has no kernel outside XLA
+        assert not streamed.streams(x, k)
+        return streamed.matmul_weight(x, k)
+
+    assert wide(tf.ones((2, 16, 8), tf.bfloat16)).shape == (2, 16, 4)
+    assert graph(tf.ones((1, 8), tf.bfloat16)).shape == (1, 4)
