@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from .streamed import matmul_weight
+
 
 def can_fuse(denses) -> bool:
     """Whether ``denses`` (same input size, float weights, same bias use) may run as one
@@ -34,7 +36,7 @@ def fused_matmul(x, denses):
     the concatenated outputs of ``d(x) for d in denses``."""
     dtype = denses[0].compute_dtype
     kernel = tf.concat([tf.cast(d.kernel, dtype) for d in denses], axis=1)
-    y = tf.matmul(tf.cast(x, dtype), kernel)
+    y = matmul_weight(tf.cast(x, dtype), kernel)
     if denses[0].use_bias:
         y = y + tf.concat([tf.cast(d.bias, dtype) for d in denses], axis=0)
     return y
