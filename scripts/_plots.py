@@ -110,7 +110,8 @@ def _generate(result, plt):
             _label_bars(ax, bars, [f"{_num(r['decode_tok_s'])}\n{100 * r['bound_share']:.0f}%"
                                    for r in rows if r], fontsize=7)
         for j, d in enumerate(dtypes):
-            bound = [r["bound_tok_s"] for r in runs if r["dtype"] == d and r["batch"] == batch]
+            bound = [r["bound_tok_s"] for r in runs if r["dtype"] == d and r["batch"] == batch
+                     and r["backend"] in ("tfhf", "torch", "torch-compile", "keras-hub")]
             if bound:
                 ax.hlines(max(bound), j - 0.45, j + 0.45, colors="k", linestyles="--",
                           label="bandwidth bound" if j == 0 else None)

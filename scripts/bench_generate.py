@@ -1,6 +1,11 @@
-"""Decode benchmark: SmolLM2-135M-Instruct greedy generation in tfhf (XLA) against PyTorch
-transformers (eager, and static cache + ``torch.compile``) and keras-hub (TensorFlow backend,
-XLA), in one run, on the same dequantized GGUF weights.
+"""Decode benchmark: SmolLM2-135M-Instruct greedy generation in tfhf (XLA; float, and with
+int8 / int4 / GGUF-native quantized weights) against PyTorch transformers (eager, and static
+cache + ``torch.compile``), keras-hub (TensorFlow backend, XLA; float and after
+``model.quantize("int8")``) and llama.cpp's ``llama-bench`` on the same GGUF file, in one run.
+The float backends get the same dequantized GGUF weights; ``tfhf-int8`` / ``tfhf-int4``
+quantize them (int4 in groups of 64), ``tfhf-gguf`` keeps the file's Q4_1 blocks
+(``quantization="gguf"``), ``llama.cpp`` reads the file itself (scripts/_llamacpp_peer.py:
+where its binary comes from; skipped with the reason when it is missing).
 
 For every (backend, batch, dtype) the script times ``generate`` with 1 new token (prefill:
 time to first token), with M = N/2 + 1 and with N new tokens, greedy, no early stop; decode
@@ -10,12 +15,15 @@ of each per round, the minimum over rounds is kept) so that load from other proc
 on every backend alike. The first call of each (compile / warm-up) is reported apart.
 
 The bandwidth bound: a decode step reads every weight once (embedding gather aside) and the
-KV cache of every row; ``bound = bandwidth / bytes_per_step`` steps/s, with the bandwidth
-measured here (a large numpy copy on one thread and an XLA reduction on all threads; the
-larger is used). The table gives the share of that bound each backend reaches.
+KV cache of every row; ``bound = bandwidth / bytes_per_step`` steps/s (a quantized model's
+weight bytes are those of its variables; llama.cpp's the file's tensors, f16 KV cache), with
+the bandwidth measured here (a large numpy copy on one thread and an XLA reduction on all
+threads; the larger is used). The table gives the share of that bound each backend reaches.
 
     tfhf assets install smollm2
-    python scripts/bench_generate.py --json bench_out/generate.json   # tfhf, torch, keras-hub
+    python scripts/bench_generate.py --json bench_out/generate.json   # all but torch-compile
+    LLAMA_BENCH=/path/to/llama-bench python scripts/bench_generate.py --dtype float32
+    python scripts/bench_generate.py --backends tfhf-int8,llama.cpp --batch 1 --new-tokens 4
     python scripts/bench_generate.py --backends tfhf,torch,torch-compile,keras-hub
     python scripts/bench_generate.py --backends tfhf,torch --batch 1 --dtype float32
     python scripts/bench_generate.py --agreement          # bf16 vs float32 greedy tokens
@@ -36,9 +44,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-BACKENDS = ("tfhf", "torch", "torch-compile", "keras-hub")
+# tfhf-<q>: tfhf with quantized weights (QUANTIZED); llama.cpp: scripts/_llamacpp_peer.py
+QUANTIZED = {"tfhf-int8": "int8", "tfhf-int4": "int4", "tfhf-gguf": "gguf"}
+BACKENDS = ("tfhf", *QUANTIZED, "torch", "torch-compile", "keras-hub", "keras-hub-int8",
+            "llama.cpp")
 # torch.compile takes minutes per (batch, dtype) on a 2-core CPU: opt-in
-DEFAULT_BACKENDS = ("tfhf", "torch", "keras-hub")
+DEFAULT_BACKENDS = tuple(b for b in BACKENDS if b != "torch-compile")
 DTYPES = ("float32", "bfloat16")
 TEXT = ("The history of the printing press begins in the fifteenth century, when Johannes "
         "Gutenberg combined movable metal type, oil-based ink and a wooden press adapted from "
@@ -127,17 +138,19 @@ def measure_bandwidth(mib=512, repeats=5):
             "used_gbs": round(max(copy_gbs, read_gbs), 1)}
 
 
-def bytes_per_step(config, batch, total_len, dtype_bytes):
-    """Weights read by one decode step (all but the embedding gather, plus the tied head)
-    and the KV cache read for ``batch`` rows of ``total_len`` slots."""
+def bytes_per_step(config, batch, total_len, dtype_bytes, weight_bytes=None):
+    """Weights read by one decode step (all but the embedding gather, plus the tied head;
+    ``weight_bytes`` when known, e.g. a quantized model's) and the KV cache read for
+    ``batch`` rows of ``total_len`` slots."""
     h, v, n_layers = config.hidden_size, config.vocab_size, config.num_hidden_layers
     heads, kv = config.num_attention_heads, config.num_key_value_heads
     d = getattr(config, "head_dim", None) or h // heads
     f = config.intermediate_size
     per_layer = h * heads * d + 2 * h * kv * d + heads * d * h + 3 * h * f + 2 * h
     weights = n_layers * per_layer + h + v * h  # final norm + LM head (tied or not)
-    cache = batch * n_layers * 2 * kv * total_len * d
-    return (weights + cache) * dtype_bytes, weights * dtype_bytes, cache * dtype_bytes
+    cache = batch * n_layers * 2 * kv * total_len * d * dtype_bytes
+    weights = weights * dtype_bytes if weight_bytes is None else weight_bytes
+    return weights + cache, weights, cache
 
 
 # ---------------------------------------------------------------------------- weights
@@ -165,12 +178,18 @@ def prompt_batch(tok, batch, prompt_len):
 # ---------------------------------------------------------------------------- backends
 class TfhfBackend:
     name = "tfhf"
+    weight_bytes = None  # from the config (float weights)
 
-    def __init__(self, folder, gguf, dtype, config):
+    def __init__(self, folder, gguf, dtype, config, quantization=None):
         import tfhf
 
-        self.model = tfhf.TFAutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf,
-                                                                 dtype=dtype)
+        self.model = tfhf.TFAutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=gguf, dtype=dtype, quantization=quantization)
+        if quantization is not None:
+            from tfhf.quantization import quantized_nbytes
+
+            self.name = f"tfhf-{quantization}"
+            self.weight_bytes = quantized_nbytes(self.model)
         self.model.generation_config.eos_token_id = None
         self.pad = config.pad_token_id if config.pad_token_id is not None else 0
 
@@ -234,7 +253,7 @@ class _PortLoader:
 class KerasHubBackend:
     name = "keras-hub"
 
-    def __init__(self, config, sd, dtype):
+    def __init__(self, config, sd, dtype, quantize=None):
         # the converter module only (keras_hub's HF preset loader imports every converter,
         # and the Gemma ones need sentencepiece, which is not installed here)
         from keras_hub.models import Llama3CausalLM
@@ -245,6 +264,9 @@ class KerasHubBackend:
         backbone = convert_llama3.backbone_cls(**kwargs, dtype=dtype)
         convert_llama3.convert_weights(backbone, _PortLoader(sd), cfg)
         self.model = Llama3CausalLM(backbone=backbone, preprocessor=None)
+        if quantize:
+            self.model.quantize(quantize)  # Keras 3's weight-only int8
+            self.name = f"keras-hub-{quantize}"
         self.model.compile(sampler="greedy", jit_compile=True)
 
     def generate(self, ids, new_tokens):
@@ -260,14 +282,16 @@ class KerasHubBackend:
 
 
 def make_backend(name, dtype, ctx):
-    if name == "tfhf":
-        return TfhfBackend(ctx["folder"], ctx["gguf"], dtype, ctx["config"])
+    if name == "tfhf" or name in QUANTIZED:
+        return TfhfBackend(ctx["folder"], ctx["gguf"], dtype, ctx["config"],
+                           QUANTIZED.get(name))
     if name == "torch":
         return TorchBackend(ctx["config"], ctx["sd"], dtype)
     if name == "torch-compile":
         return TorchBackend(ctx["config"], ctx["sd"], dtype, compile_=True)
-    if name == "keras-hub":
-        return KerasHubBackend(ctx["config"], ctx["sd"], dtype)
+    if name in ("keras-hub", "keras-hub-int8"):
+        return KerasHubBackend(ctx["config"], ctx["sd"], dtype,
+                               "int8" if name == "keras-hub-int8" else None)
     raise SystemExit(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
 
 
@@ -283,6 +307,8 @@ def run_speed(args, ctx):
     runs = []  # one entry per (backend, batch, dtype)
     for dtype in args.dtype:
         for name in args.backends:
+            if name == "llama.cpp":
+                continue  # once, after the Python backends (run_llamacpp)
             print(f"[load] {name} {dtype}", flush=True)
             try:
                 t, backend = timed(make_backend, name, dtype, ctx)
@@ -328,7 +354,8 @@ def run_speed(args, ctx):
         t1, tm, tn = min(r["t1"]), min(r["tm"]), min(r["tn"])
         dec = b * (n - m) / max(tn - tm, 1e-9)
         nbytes, _, cbytes = bytes_per_step(
-            config, b, args.prompt_len + n, 2 if r["dtype"] == "bfloat16" else 4)
+            config, b, args.prompt_len + n, 2 if r["dtype"] == "bfloat16" else 4,
+            getattr(r["obj"], "weight_bytes", None))
         bound = b * bw / nbytes
         ref = next((x for x in live if x["backend"] == "torch" and x["dtype"] == r["dtype"]
                     and x["batch"] == b), None)
@@ -342,15 +369,31 @@ def run_speed(args, ctx):
                  bound_tok_s=round(bound, 1), bound_share=round(dec / bound, 3),
                  bytes_per_step_mb=round(nbytes / 1e6, 1), kv_mb=round(cbytes / 1e6, 1),
                  same_tokens_as_torch=agree, load_avg=r["load"])
+    if "llama.cpp" in args.backends:
+        runs += run_llamacpp(args, ctx)
     return runs
+
+
+def run_llamacpp(args, ctx):
+    """llama.cpp's rows (scripts/_llamacpp_peer.py), on the GGUF file itself."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import _llamacpp_peer
+
+    total = args.prompt_len + args.new_tokens
+
+    def cache_bytes(batch):  # llama.cpp's default KV cache type is f16
+        return bytes_per_step(ctx["config"], batch, total, 2)[2]
+
+    return _llamacpp_peer.run_rows(args, ctx["path"], args.batch,
+                                   ctx["bandwidth"]["used_gbs"], cache_bytes)
 
 
 def print_table(runs, args):
     print()
     print(f"SmolLM2-135M-Instruct, prompt {args.prompt_len} tokens, {args.new_tokens} new "
           f"tokens, greedy; min over {args.repeats} round-robin rounds")
-    head = ("| backend | dtype | batch | decode tok/s | x best peer | prefill ms | compile s | "
-            "bound tok/s | share of bound | same tokens as torch | load avg |")
+    head = ("| backend | dtype | batch | decode tok/s | x best peer | x llama.cpp | prefill ms | "
+            "compile s | bound tok/s | share of bound | same tokens as torch | load avg |")
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in runs:
@@ -358,15 +401,19 @@ def print_table(runs, args):
             print(f"| {r['backend']} | {r['dtype']} | {r.get('batch', '')} | "
                   f"skipped: {r['error'][:80]} |")
             continue
-        peers = [x["decode_tok_s"] for x in runs if "error" not in x and x["backend"] != "tfhf"
-                 and x["dtype"] == r["dtype"] and x["batch"] == r["batch"]]
-        ratio = (f"{r['decode_tok_s'] / max(peers):.2f}" if r["backend"] == "tfhf" and peers
-                 else "")
+        ok = [x for x in runs if "error" not in x and x["batch"] == r["batch"]]
+        tfhf_row = r["backend"].startswith("tfhf")
+        peers = [x["decode_tok_s"] for x in ok if not x["backend"].startswith("tfhf")
+                 and x["backend"] != "llama.cpp" and x["dtype"] == r["dtype"]]
+        ratio = f"{r['decode_tok_s'] / max(peers):.2f}" if tfhf_row and peers else ""
+        lcpp = [x["decode_tok_s"] for x in ok if x["backend"] == "llama.cpp"]
+        vs_lcpp = (f"{r['decode_tok_s'] / lcpp[0]:.2f}" if lcpp and r["backend"] != "llama.cpp"
+                   else "")
         same = "" if r["same_tokens_as_torch"] is None else f"{r['same_tokens_as_torch']:.2f}"
         la = [x for x in r["load_avg"] if x is not None]
         la = f"{min(la):.1f}-{max(la):.1f}" if la else ""
         print(f"| {r['backend']} | {r['dtype']} | {r['batch']} | {r['decode_tok_s']} | {ratio} "
-              f"| {r['prefill_ms']} | {r['compile_s']} | {r['bound_tok_s']} | "
+              f"| {vs_lcpp} | {r['prefill_ms']} | {r['compile_s']} | {r['bound_tok_s']} | "
               f"{100 * r['bound_share']:.0f}% | {same} | {la} |")
 
 
@@ -422,6 +469,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=2, help="timed round-robin rounds")
     p.add_argument("--threads", type=int, default=0,
                    help="threads for torch and TF (0: the libraries' defaults)")
+    p.add_argument("--llama-bench", metavar="PATH",
+                   help="llama.cpp's llama-bench binary (default: $LLAMA_BENCH, then PATH)")
     p.add_argument("--agreement", action="store_true",
                    help="instead of timing: bf16 vs float32 greedy tokens over 20 prompts")
     p.add_argument("--json", help="write the results to this JSON file")
@@ -434,6 +483,9 @@ def main(argv=None):
 
         _plots.require_matplotlib()
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = [b for b in args.backends if b not in BACKENDS]
+    if unknown:
+        p.error(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
     args.batch = [int(b) for b in args.batch.split(",")]
     args.dtype = [d.strip() for d in args.dtype.split(",")]
     if args.agreement and args.new_tokens == p.get_default("new_tokens"):
@@ -450,7 +502,7 @@ def main(argv=None):
         raise SystemExit("the SmolLM2 asset is missing: run `tfhf assets install smollm2`")
     path = assets.path("smollm2")
     folder, gguf = os.path.split(path)
-    ctx = {"folder": folder, "gguf": gguf,
+    ctx = {"folder": folder, "gguf": gguf, "path": path,
            "tok": tfhf.AutoTokenizer.from_pretrained(folder, gguf_file=gguf)}
     info = {"machine": machine(), "load_average_start": load_average(),
             "versions": {"tensorflow": tf.__version__}}

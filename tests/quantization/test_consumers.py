@@ -31,6 +31,7 @@ transformers = pytest.importorskip("transformers")
 from chat_fixtures import tiny  # noqa: E402,F401  (module fixture)
 
 from tfhf import TFAutoModelForCausalLM, cli, pipeline  # noqa: E402
+from tfhf.quantization import quantized_nbytes  # noqa: E402
 
 PROMPT = "tell me about the river"
 NEW = 6
@@ -153,7 +154,9 @@ def _family_model(family):
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_every_decoder_family_quantizes(family):
-    ref = _family_model(family)(IDS).logits.numpy()
+    model = _family_model(family)
+    ref = model(IDS).logits.numpy()
+    float_bytes = quantized_nbytes(model)
     for mode, bound in (("int8", 0.03), ("int4", 0.35)):
         model = _family_model(family)
         model.quantize(mode, group_size=32 if mode == "int4" else None)
@@ -164,3 +167,4 @@ def test_every_decoder_family_quantizes(family):
         assert all(d["bits"] == int(mode[3:]) for d in modules.values())
         small = [v for v in model.weights if "int8" in str(v.dtype)]
         assert len(small) == len(modules), mode  # one int8 / packed uint8 array per module
+        assert quantized_nbytes(model) < (0.4 if mode == "int8" else 0.3) * float_bytes, mode

@@ -142,7 +142,10 @@ def quantized_table(model, table):
 
 def quantized_nbytes(model) -> int:
     """Bytes of every variable (what a decode step reads, embeddings aside)."""
-    return sum(int(v.shape.num_elements()) * v.dtype.size for v in model.weights)
+    import numpy as np
+    import tensorflow as tf
+
+    return sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in model.weights)
 
 
 __all__ = ["quantize_model", "quantized_table", "apply_saved_structure", "is_quantized",
