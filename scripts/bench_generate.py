@@ -352,7 +352,10 @@ def run_speed(args, ctx):
     for r in live:
         b = r["batch"]
         t1, tm, tn = min(r["t1"]), min(r["tm"]), min(r["tn"])
-        dec = b * (n - m) / max(tn - tm, 1e-9)
+        # t_N <= t_M happens only under heavy load with few steps: report the total rate
+        # (prefill included, a lower bound) instead of a meaningless ratio
+        steps_timed = tn > tm
+        dec = b * (n - m) / (tn - tm) if steps_timed else b * n / tn
         nbytes, _, cbytes = bytes_per_step(
             config, b, args.prompt_len + n, 2 if r["dtype"] == "bfloat16" else 4,
             getattr(r["obj"], "weight_bytes", None))
@@ -368,7 +371,8 @@ def run_speed(args, ctx):
                                  + max(r["first_m"] - tm, 0), 1),
                  bound_tok_s=round(bound, 1), bound_share=round(dec / bound, 3),
                  bytes_per_step_mb=round(nbytes / 1e6, 1), kv_mb=round(cbytes / 1e6, 1),
-                 same_tokens_as_torch=agree, load_avg=r["load"])
+                 same_tokens_as_torch=agree, load_avg=r["load"],
+                 decode_from_total=not steps_timed)
     if "llama.cpp" in args.backends:
         runs += run_llamacpp(args, ctx)
     return runs
@@ -426,9 +430,9 @@ def run_agreement(args, ctx):
     import tfhf
 
     tok, config = ctx["tok"], ctx["config"]
-    rows = [list(tok.apply_chat_template([{"role": "user", "content": p}],
-                                         add_generation_prompt=True)["input_ids"])
-            for p in AGREEMENT_PROMPTS]
+    rows = [tok.apply_chat_template([{"role": "user", "content": p}],
+                                    add_generation_prompt=True) for p in AGREEMENT_PROMPTS]
+    rows = [list(r["input_ids"] if hasattr(r, "keys") else r) for r in rows]
     # one left-padded batch (tfhf gives each row the tokens it gets alone)
     width = max(len(r) for r in rows)
     pad = config.pad_token_id if config.pad_token_id is not None else 0

@@ -112,9 +112,11 @@ def main(argv=None):
     folder, gguf = os.path.split(assets.path("smollm2"))
     tok = tfhf.AutoTokenizer.from_pretrained(folder, gguf_file=gguf)
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    rows = [list(tok.apply_chat_template([{"role": "user", "content": text}],
-                                         add_generation_prompt=True)["input_ids"])
-            for text in AGREEMENT_PROMPTS[:args.prompts]]
+    rows = []
+    for text in AGREEMENT_PROMPTS[:args.prompts]:
+        out = tok.apply_chat_template([{"role": "user", "content": text}],
+                                      add_generation_prompt=True)
+        rows.append(list(out["input_ids"] if hasattr(out, "keys") else out))
     ids, mask = left_padded(rows, pad)
     ctx = {"folder": folder, "gguf": gguf, "tok": tok, "pad": pad, "ids": ids, "mask": mask,
            "sentences": held_out_sentences(args.sentences)}
