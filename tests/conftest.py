@@ -4,6 +4,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# no persistent XLA cache across test processes (the tests of that cache set it themselves)
+os.environ["TFHF_XLA_CACHE"] = "0"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

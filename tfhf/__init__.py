@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import importlib
 
+from . import xla_cache
+
 __version__ = "0.1.0"
+
+# before TensorFlow runs anything: the opt-in persistent XLA cache ($TFHF_XLA_CACHE)
+xla_cache.configure()
 
 _LAZY = {
     # models

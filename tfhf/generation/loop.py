@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import sys
 import weakref
 
 import numpy as np
@@ -38,6 +36,7 @@ import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as _xla
 
 from . import rng
+from .compile_cache import AnnouncedFunction, set_compile_notice  # noqa: F401  (public here)
 from .logits_process import ProcessorPlan
 
 logger = logging.getLogger("tfhf.generation")
@@ -439,45 +438,14 @@ def loop_params(processor_params, *, input_len, max_new, new_len, pad, eos, seed
 
 
 # ---------------------------------------------------------------- compile notice
-_NOTICE = {"enabled": None}  # None: from $TFHF_COMPILE_NOTICE (default on)
-
-
-def set_compile_notice(enabled):
-    """Print (True, the default) or only log at INFO (False) the one line ``generate`` writes
-    to stderr when it compiles a decode loop for new shapes. None (as before any call)
-    follows the environment variable ``TFHF_COMPILE_NOTICE`` (``0`` turns it off; the quiet
-    ``tfhf`` commands set it)."""
-    _NOTICE["enabled"] = None if enabled is None else bool(enabled)
-
-
-def _notice_enabled():
-    if _NOTICE["enabled"] is not None:
-        return _NOTICE["enabled"]
-    return os.environ.get("TFHF_COMPILE_NOTICE", "1").lower() not in ("0", "false", "no", "")
-
-
-def _compile_notice(spec: LoopSpec, part: str):
+def _describe(spec: LoopSpec, part: str) -> str:
     what = "sampling/greedy" if spec.mode == "sample" else spec.mode.replace("_", " ")
     rows = f"batch {spec.batch}" + (f" x {spec.expand}" if spec.expand > 1 else "")
     source = ""
     if spec.encoder:
         source = f", source {spec.encoder[1]}" if spec.encoder[0] != "features" else ""
-    line = (f"tfhf: compiling the {what} {part} ({rows}, prompt bucket {spec.prompt_len}, "
-            f"{spec.new_len} new-token slots{source}); once for these shapes")
-    if _notice_enabled():
-        print(line, file=sys.stderr, flush=True)
-    else:
-        logger.info(line)
-
-
-def _announced(fn, spec, part):
-    """``fn`` that prints the compile notice when it is traced (Python runs only then)."""
-
-    def call(*args):
-        _compile_notice(spec, part)
-        return fn(*args)
-
-    return call
+    return (f"the {what} {part} ({rows}, prompt bucket {spec.prompt_len}, "
+            f"{spec.new_len} new-token slots{source})")
 
 
 # ---------------------------------------------------------------- compiled-function cache
@@ -493,17 +461,18 @@ def _model_table(model):
 
 
 def functions_for(model, spec: LoopSpec, use_xla: bool):
-    """``(full, cont)`` for this model and spec: XLA-compiled ``tf.function``s cached by key,
-    or the plain Python (eager) versions."""
+    """``(full, cont)`` for this model and spec: XLA-compiled ``tf.function``s cached by key
+    (:class:`~tfhf.generation.compile_cache.AnnouncedFunction`: one notice line per
+    compilation, compiled programs shared through the opt-in persistent cache), or the
+    plain Python (eager) versions."""
     runner_key = (spec, bool(use_xla))
     table = _model_table(model)
     if runner_key not in table:
         runner = Runner(model, spec)
         if use_xla:
-            full = _announced(runner.full, spec, "decode loop")
-            cont = _announced(runner.cont, spec, "streaming continuation")
-            table[runner_key] = (tf.function(full, jit_compile=True),
-                                 tf.function(cont, jit_compile=True))
+            table[runner_key] = (
+                AnnouncedFunction(runner.full, lambda: _describe(spec, "decode loop")),
+                AnnouncedFunction(runner.cont, lambda: _describe(spec, "streaming continuation")))
         else:
             table[runner_key] = (runner.full, runner.cont)
     return table[runner_key]
