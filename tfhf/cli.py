@@ -154,7 +154,13 @@ def quiet_process(command=None):
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
-    if command not in ("chat", "generate"):
+    if command in ("chat", "generate"):
+        # a second `tfhf chat` loads its compiled decode loop (docs/generation-design.md)
+        os.environ.setdefault("TFHF_XLA_CACHE", "1")
+        from . import xla_cache
+
+        xla_cache.configure()
+    else:
         # generate's one "tfhf: compiling the ... decode loop" line (stderr) stays in chat and
         # generate, where a first reply waits for it; other commands do not show it
         os.environ.setdefault("TFHF_COMPILE_NOTICE", "0")
