@@ -10,6 +10,10 @@ processes):
     tfhf assets install smollm2
     python scripts/bench_first_call.py
     PYTHONPATH=/path/to/other/checkout python scripts/bench_first_call.py --json other.json
+
+``--xla-cache DIR`` turns on the persistent compile cache (``TFHF_XLA_CACHE=DIR``, checkouts
+that have it): run twice with the same folder, the second run's first calls load the compiled
+loops a previous process saved (an empty folder measures the cold cache's overhead).
 """
 
 from __future__ import annotations
@@ -41,7 +45,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--xla-cache", metavar="DIR",
+                        help="persistent compile cache folder (default: off)")
     args = parser.parse_args(argv)
+    # read by `import tfhf`, before TensorFlow runs anything
+    os.environ["TFHF_XLA_CACHE"] = args.xla_cache or "0"
 
     import tfhf
     from tfhf import assets
@@ -85,7 +93,7 @@ def main(argv=None):
     for r in rows:
         print(f"{r['mode']:<10} {r['call']:<6} {r['seconds']:>8.2f} {r['compilations']:>13}")
     result = {"cpu": cpu_name(), "load_seconds": load_s, "first_calls_seconds": total_first,
-              "rows": rows}
+              "xla_cache": args.xla_cache, "rows": rows}
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w") as f:
