@@ -126,7 +126,15 @@ def default_model():
 def _matches(matcher, value, variables, outputs, item=None):
     if isinstance(matcher, var):
         expected = variables[matcher.name]
-        return value is expected or (isinstance(value, (str, list)) and value == expected)
+        if value is expected or (isinstance(value, (str, list)) and value == expected):
+            return True
+        if hasattr(expected, "to_raw"):  # agent types reach the tool as their raw value
+            import numpy as np
+
+            raw = expected.to_raw()
+            return value is raw or (isinstance(value, np.ndarray) and
+                                    np.array_equal(value, np.asarray(raw)))
+        return False
     if isinstance(matcher, out):
         return matcher.tool in outputs and str(value) == outputs[matcher.tool]
     if isinstance(matcher, has):

@@ -200,7 +200,7 @@ def test_openai_agent_speaks_chat_completions(server):
     assert body["temperature"] == 0.0
     roles = [m["role"] for m in body["messages"]]   # worked examples as earlier turns
     assert roles == ["system"] + ["user", "assistant"] * ((len(roles) - 2) // 2) + ["user"]
-    assert len(roles) >= 8
+    assert len(roles) >= 6   # the examples that need no tool outside this toolbox
     assert "word_count" in body["messages"][0]["content"]
     assert body["messages"][-1]["content"].startswith('Task: "Count the words of `text`."')
 

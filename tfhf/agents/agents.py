@@ -27,6 +27,8 @@ import re
 
 from ..errors import ConfigError
 from ._http import LLMResponseError
+from .checks import overwritten_inputs
+from .examples import render_examples, select_examples
 from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate, evaluate_isolated
 from .literals import python_literal
 from .prompts import (CHAT_MESSAGE_PROMPT, CHAT_STOP, RETRY_MESSAGE, RUN_STOP, describe_tools,
@@ -54,7 +56,8 @@ class AgentFailure(str):
     """What ``run``/``chat`` return when the task could not be done: a ``str`` explaining why.
 
     Attributes: ``kind`` (``"no_code"``, ``"tool_error"``, ``"unknown_name"``, ``"refused"``,
-    ``"limit"``, ``"syntax"``, ``"error"``), ``error`` (the :class:`InterpreterError`, if any),
+    ``"limit"``, ``"syntax"``, ``"error"``, ``"overwritten_input"``: the program set a variable
+    passed to ``run`` to a made-up literal before reading it), ``error`` (the :class:`InterpreterError`, if any),
     ``code`` (the program, if any), ``reply`` (the LLM's reply).
     """
 
@@ -147,11 +150,14 @@ class Agent:
         correction_retries: how many times ``run``/``chat`` show the model a failed program's
             error and ask for a corrected one (0: never); ``run``/``chat`` take
             ``max_retries=`` to change it for one call.
+        num_examples: how many worked examples the default run prompt shows, picked per task
+            among :data:`tfhf.agents.examples.EXAMPLES` (templates with an ``<<examples>>``
+            placeholder).
     """
 
     def __init__(self, chat_prompt_template=None, run_prompt_template=None,
                  additional_tools=None, *, llm=None, default_tools=True, limits=None, log=print,
-                 token=None, isolated=False, correction_retries=1):
+                 token=None, isolated=False, correction_retries=1, num_examples=3):
         self.chat_prompt_template = load_prompt(chat_prompt_template, "chat", token=token)
         self.run_prompt_template = load_prompt(run_prompt_template, "run", token=token)
         self._llm = llm
@@ -159,6 +165,11 @@ class Agent:
         self.isolated = bool(isolated)
         self.correction_retries = 1
         self.correction_retries = self._retries(correction_retries, "correction_retries")
+        if isinstance(num_examples, bool) or not isinstance(num_examples, int) or \
+                num_examples < 0:
+            raise ConfigError("num_examples must be an int >= 0 (how many worked examples the "
+                              f"run prompt shows); got {num_examples!r}.")
+        self.num_examples = num_examples
         self.log = log if log is not None else (lambda *a, **k: None)
         self._toolbox = {}
         if default_tools:
@@ -202,6 +213,9 @@ class Agent:
         if not chat_mode:
             rendered = self.run_prompt_template.replace("<<all_tools>>", tools)
             rendered = rendered.replace("<<variables>>", describe_variables(variables))
+            if "<<examples>>" in rendered:
+                rendered = rendered.replace("<<examples>>", render_examples(
+                    select_examples(task, variables, self.toolbox, k=self.num_examples)))
             i = rendered.rfind("<<prompt>>")
             text = rendered[:i] + task + rendered[i + len("<<prompt>>"):]
             line_start = rendered.rfind("\n", 0, i) + 1
@@ -294,6 +308,18 @@ class Agent:
             self.log(printed.rstrip("\n"))
         return result
 
+    def _check_inputs(self, code, variables, reply):
+        """An :class:`AgentFailure` (kind ``"overwritten_input"``) when ``code`` replaces a
+        variable passed in with a made-up value before reading it, else None."""
+        found = overwritten_inputs(code, variables)
+        if not found:
+            return None
+        name, source = found[0]
+        return self._failure(
+            f"The program replaces the variable `{name}` that was passed in with a made-up "
+            f"value (`{source}`), so it would not work on the real `{name}`. Use `{name}` as "
+            "it is, without assigning it.", kind="overwritten_input", code=code, reply=reply)
+
     def _ask(self, prompt, stop, chat_task=None):
         """The part ``run`` and ``chat`` share: ask the LLM, keep its reply (and the chat
         turn), log it and pull out the program. Returns ``(reply, code, failure)``; failure
@@ -349,6 +375,8 @@ class Agent:
             if failure is None:
                 if return_code:
                     return self.standalone_code(code, remote=remote, variables=kwargs)
+                failure = self._check_inputs(code, kwargs, reply)
+            if failure is None:
                 self.log("\n\n==Result==")
                 state = dict(kwargs)
                 result = self._execute(code, self._resolve_tools(code, remote), state, reply)

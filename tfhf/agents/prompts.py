@@ -2,7 +2,8 @@
 
 Templates use transformers' placeholders: ``<<all_tools>>`` (the tool descriptions) and, in
 run templates, ``<<prompt>>`` (the task); tfhf's run template also has ``<<variables>>`` (the
-names and types of the variables passed to ``run``). A template is given as its text, as a file path, or
+names, types and a preview of the variables passed to ``run``) and ``<<examples>>`` (the worked
+examples closest to the task, see :mod:`tfhf.agents.examples`). A template is given as its text, as a file path, or
 as a Hub repo id holding ``run_prompt_template.txt`` / ``chat_prompt_template.txt`` (a dataset
 repo, like transformers' ``huggingface-tools/default-prompts``; model repos are tried too).
 """
@@ -24,41 +25,7 @@ A task that needs no tool (counting, changing case, picking items) is done in pl
 Tools:
 <<all_tools>>
 
-Task: "Is the `email` a complaint, a question or a thank-you note?"
-Variables: `email` (str, 164 characters: "Hello, the blender I ordered last week...")
-
-I will use the following tool: `zero_shot_classifier` to pick the kind of email among the three labels of the task.
-
-Answer:
-```py
-kind = zero_shot_classifier(text=email, labels=["complaint", "question", "thank-you note"])
-print(f"The email is a {kind}.")
-```
-
-Task: "Read the page at `link` and tell me who wrote it."
-Variables: `link` (str, 38 characters: "https://example.com/blog/spring-garden")
-
-I will use the following tools: `text_downloader` to get the text of the page, then `text_qa` to find its author in that text.
-
-Answer:
-```py
-page = text_downloader(url=link)
-author = text_qa(text=page, question="Who wrote this page?")
-print(f"The author is {author}.")
-```
-
-Task: "Shorten each of the `notes`, and tell me if each short version sounds happy or unhappy."
-Variables: `notes` (list of 4 str, the first: "Lunch with the bank went well, they...")
-
-I will use the following tools: `summarizer` to shorten each note, then `text_classifier` to find the sentiment of each short version.
-
-Answer:
-```py
-for note in notes:
-    short = summarizer(text=note)
-    mood = text_classifier(text=short)
-    print(f"{mood}: {short}")
-```
+<<examples>>
 
 Task: "<<prompt>>"
 Variables: <<variables>>

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..agent_types import unwrap_input, wrap_output
 from .hub import HubFormatMixin
-from .spec import AUTHORIZED_TYPES, ToolError, normalize_inputs
+from .spec import AUTHORIZED_TYPES, ToolError, check_input_kinds, normalize_inputs
 
 
 class Tool(HubFormatMixin):
@@ -34,6 +34,7 @@ class Tool(HubFormatMixin):
         if not getattr(self, "is_initialized", False):
             self.setup()
             self.is_initialized = True
+        check_input_kinds(self, args, kwargs)
         args = [unwrap_input(a) for a in args]
         kwargs = {k: unwrap_input(v) for k, v in kwargs.items()}
         return wrap_output(self.forward(*args, **kwargs), self.output_type)

@@ -7,6 +7,7 @@ import os
 from ...errors import ConfigError
 from ..agent_types import unwrap_input, wrap_output
 from .base import Tool
+from .spec import check_input_kinds
 
 
 def resolve_model_spec(spec):
@@ -136,6 +137,7 @@ class PipelineTool(Tool):
     def __call__(self, *args, **kwargs):
         if not self.is_initialized:
             self.setup()
+        check_input_kinds(self, args, kwargs)
         args = [unwrap_input(a) for a in args]
         kwargs = {k: unwrap_input(v) for k, v in kwargs.items()}
         encoded = self.encode(*args, **kwargs)
