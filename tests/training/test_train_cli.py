@@ -338,3 +338,29 @@ def test_train_help_describes_options_with_defaults(capsys):
     # required options show no meaningless "(default: None)"
     assert "--model MODEL model folder (BERT, RoBERTa, DistilBERT) --train-file" in out
     assert "folder the trained model is saved to --epochs" in out
+
+
+def test_train_with_lora_saves_merged_model_and_peft_adapter(tiny_bert, tmp_path, capsys):
+    train = write_rows(tmp_path / "train.csv", rows(32))
+    out = tmp_path / "clf"
+    rc, stdout, err = run_cli(train_args(tiny_bert, train, out, "--lora-rank", "2",
+                                         "--no-tensorboard"), capsys)
+    assert rc == 0, err
+    line = next(s for s in stdout.splitlines() if s.startswith("trained "))
+    trained, total = (int(n.replace(",", "")) for n in line.split()[1:4:2])
+    assert 0 < trained < total / 4, line  # adapters + head, not the whole model
+    assert {"config.json", "model.safetensors", "adapter"} <= set(os.listdir(out))
+    adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
+    assert (adapter["peft_type"], adapter["r"], adapter["task_type"]) == ("LORA", 2, "SEQ_CLS")
+    from tfhf import TFAutoModelForSequenceClassification
+    from tfhf.apps.train import classify
+
+    assert all(p["label"] in ("neg", "pos") for p in classify(str(out), ["a superb film"]))
+    base = TFAutoModelForSequenceClassification.from_pretrained(tiny_bert, num_labels=2)
+    merged = TFAutoModelForSequenceClassification.from_pretrained(str(out))
+    import numpy as np
+
+    ids = {"input_ids": np.array([[2, 5, 6, 3]], np.int32)}
+    base.load_adapter(out / "adapter")  # the adapters on the untrained model = the saved one
+    np.testing.assert_allclose(base(ids).logits.numpy(), merged(ids).logits.numpy(),
+                               atol=1e-5)

@@ -28,6 +28,8 @@ class TrainResult:
     history: dict
     id2label: dict
     visuals: list = None  # lines saying where the TensorBoard logs and training.png are
+    trainable_params: int | None = None  # what fit trained (all weights, or LoRA's share)
+    total_params: int | None = None
 
 
 def read_table(path, text_column, label_column=None, role="train"):
@@ -175,7 +177,7 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
                           max_train_samples=None, max_eval_samples=None, max_length=128,
                           validation_split=0.1, seed=42, mixed_precision=None, verbose=1,
                           overwrite=False, jit_compile="auto", label_names=None, warn=None,
-                          tensorboard=True, plot=True):
+                          tensorboard=True, plot=True, lora_rank=None):
     """Fine-tune ``model`` (a folder) on a data file and save it to ``output``.
 
     ``seed`` fixes the data split, the data order, the new head's weights and dropout: the
@@ -183,6 +185,9 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
     ``warn(message)`` receives the warnings (too few steps to learn, chance-level accuracy);
     by default they are Python ``UserWarning``s. ``tensorboard`` writes TensorBoard logs to
     ``output/logs``; ``plot`` draws ``output/training.png`` (needs matplotlib).
+    ``lora_rank``: train LoRA adapters of this rank (and the new head) instead of every weight;
+    the merged classifier is saved to ``output`` and the adapters (PEFT format) to
+    ``output/adapter``.
     """
     from .visuals import RunVisuals
     from .. import AutoTokenizer, TFAutoModelForSequenceClassification, create_optimizer
@@ -206,6 +211,7 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
         clf = TFAutoModelForSequenceClassification.from_pretrained(
             model, num_labels=len(labels), id2label=id2label,
             label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True)
+        counts = _enable_lora(clf, lora_rank)
         # padded lengths rounded to 16 bound the number of XLA compilations
         tf_train = clf.prepare_tf_dataset(train, batch_size=batch_size, shuffle=True,
                                           tokenizer=tokenizer, seed=seed, pad_to_multiple_of=16)
@@ -235,10 +241,41 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
     val_acc = hist.get("val_accuracy", [None])[-1]
     _warn_if_chance(val_acc, val, warn)
     try:
-        _save_atomically(output, clf, tokenizer, overwrite, extra=visuals.write_into)
+        _save_atomically(output, clf, tokenizer, overwrite,
+                         extra=_lora_extra(clf, visuals.write_into))
     finally:
         visuals.discard()  # the logs of a run whose save failed
-    return TrainResult(output, val_acc, seconds, hist, id2label, visuals.report())
+    return TrainResult(output, val_acc, seconds, hist, id2label, visuals.report(), *counts)
+
+
+def _enable_lora(clf, lora_rank):
+    """LoRA adapters of ``lora_rank`` (None: train everything); returns (trainable, total)
+    parameter counts."""
+    import numpy as np
+
+    if lora_rank is not None:
+        if lora_rank < 1:
+            raise InvalidInputError(f"--lora-rank must be a positive integer; got {lora_rank}.")
+        clf.enable_lora(int(lora_rank))
+    count = lambda ws: int(sum(np.prod(w.shape) for w in ws))  # noqa: E731
+    lora = {id(w) for w in clf.weights if "lora_" in w.name}
+    return count(clf.trainable_weights), count(w for w in clf.weights if id(w) not in lora)
+
+
+def _lora_extra(clf, extra):
+    """With LoRA: write the adapters to ``<folder>/adapter`` then merge them into the model
+    that ``save_pretrained`` writes next; ``extra`` runs after."""
+    if not clf.lora_enabled:
+        return extra
+    held = tempfile.mkdtemp(prefix=".tfhf-adapter-")
+    clf.save_pretrained(held)
+    clf.merge_lora()
+
+    def write(folder):
+        shutil.move(held, os.path.join(folder, "adapter"))
+        extra(folder)
+
+    return write
 
 
 def _warn_if_chance(val_acc, val, warn):
@@ -370,6 +407,10 @@ def main(argv=None) -> int:
                    help="replace a non-empty --output folder (refused otherwise)")
     p.add_argument("--no-tensorboard", action="store_true",
                    help="no TensorBoard logs (default: written to OUTPUT/logs)")
+    p.add_argument("--lora-rank", type=int, default=None, metavar="N",
+                   help="train LoRA adapters of rank N (and the new head) instead of every "
+                   "weight; saves the merged model and the adapters (PEFT format) in "
+                   "OUTPUT/adapter")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     if a.quiet:  # also no datasets progress bars ("Generating train split", "Map")
@@ -382,10 +423,14 @@ def main(argv=None) -> int:
         batch_size=a.batch_size, learning_rate=a.learning_rate,
         max_train_samples=a.max_train_samples, max_length=a.max_length, seed=a.seed,
         mixed_precision=a.mixed_precision, verbose=0 if a.quiet else 1, overwrite=a.overwrite,
-        label_names=a.labels, warn=cli_warning, tensorboard=not a.no_tensorboard)
+        label_names=a.labels, warn=cli_warning, tensorboard=not a.no_tensorboard,
+        lora_rank=a.lora_rank)
     acc = "n/a" if res.val_accuracy is None else f"{res.val_accuracy:.4f}"
     print(f"validation accuracy: {acc}; saved to {res.output}")
     print(f"labels: {', '.join(res.id2label[i] for i in sorted(res.id2label))}")
+    if a.lora_rank is not None:
+        print(f"trained {res.trainable_params:,} of {res.total_params:,} parameters "
+              f"(LoRA rank {a.lora_rank}); adapters in {os.path.join(res.output, 'adapter')}")
     for line in res.visuals or ():
         print(line)
     return 0

@@ -20,6 +20,7 @@ from ..quantization import quantize_model, quantized_table
 from ..quantization.loading import QuantizedLoad
 from ..training.keras_fit import KerasTrainingMixin
 from . import weights
+from .lora import LoraMixin
 
 
 def load_config(source: ModelSource, config=None, gguf_file=None, **config_kwargs):
@@ -84,7 +85,7 @@ def _transformers_model_types():
     return CONFIG_MAPPING_NAMES
 
 
-class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
+class TFPreTrainedModel(LoraMixin, KerasTrainingMixin, keras.Model):
     """Base class of tfhf models. Subclasses set:
 
     * ``config_class``: the transformers config class;
@@ -336,7 +337,8 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, save_directory, max_shard_size="5GB", safe_serialization=True,
                         **kwargs):
-        """Write ``config.json`` and ``model.safetensors`` (sharded over ``max_shard_size``)."""
+        """Write ``config.json`` and ``model.safetensors`` (sharded over ``max_shard_size``);
+        with LoRA enabled, the adapters in PEFT's format (:mod:`tfhf.models.lora`)."""
         from ..hub.safetensors_io import parse_size, save_sharded
 
         save_directory = os.fspath(save_directory)
@@ -348,6 +350,8 @@ class TFPreTrainedModel(KerasTrainingMixin, keras.Model):
                                     "not supported).")
         parse_size(max_shard_size)
         os.makedirs(save_directory, exist_ok=True)
+        if self.lora_enabled:  # PEFT's adapter files only (merge_lora() for a full model)
+            return self.save_adapter(save_directory)
         tensors = self.hf_state_dict()
         config = copy.deepcopy(self.config)
         if self.hf_architecture:

@@ -1,0 +1,143 @@
+"""LoRA with Keras fit, in PEFT's format (tfhf.models.lora), on a tiny Llama classifier that
+PyTorch transformers saved.
+
+Enabling adapters leaves the logits unchanged and leaves only the adapters and the ``score``
+head trainable; after ``fit`` only those changed. ``save_pretrained`` writes
+``adapter_config.json`` + ``adapter_model.safetensors`` that ``peft`` loads onto the PyTorch
+model with the same logits (1e-4); tfhf loads an adapter PEFT trained (non-zero B) with PEFT's
+logits; ``merge_lora()`` gives the adapter model's logits with no adapter left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+peft = pytest.importorskip("peft")
+tf = pytest.importorskip("tensorflow")
+
+import tfhf  # noqa: E402
+from tfhf.errors import InvalidInputError  # noqa: E402
+
+TARGETS = ["q_proj", "v_proj"]
+IDS = np.array([[5, 6, 7, 8, 9, 0], [11, 12, 13, 0, 0, 0], [3, 4, 5, 6, 7, 8]], np.int32)
+MASK = (IDS != 0).astype(np.int32)
+
+
+def pt_logits(model):
+    with torch.no_grad():
+        return model(input_ids=torch.tensor(IDS).long(),
+                     attention_mask=torch.tensor(MASK).long()).logits.numpy()
+
+
+@pytest.fixture(scope="module")
+def base_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("llama_cls")
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=40, hidden_size=16, intermediate_size=24, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, pad_token_id=0, num_labels=2,
+        attn_implementation="eager")
+    transformers.LlamaForSequenceClassification(config).save_pretrained(folder)
+    return str(folder)
+
+
+def load(folder):
+    return tfhf.TFAutoModelForSequenceClassification.from_pretrained(folder)
+
+
+def logits(model):
+    return model(IDS, attention_mask=MASK).logits.numpy()
+
+
+@pytest.fixture(scope="module")
+def trained(base_folder):
+    model = load(base_folder)
+    before = logits(model)
+    frozen = [(v, v.numpy().copy()) for v in model.weights]
+    model.enable_lora(4, target_modules=TARGETS, alpha=8)
+    np.testing.assert_allclose(logits(model), before, atol=1e-6)  # B starts at zero
+    names = sorted(v.name.split("/")[-1].split(":")[0] for v in model.trainable_weights)
+    assert names == ["kernel"] + ["lora_a"] * 4 + ["lora_b"] * 4, names
+    data = tf.data.Dataset.from_tensor_slices(
+        {"input_ids": IDS, "attention_mask": MASK, "labels": np.array([0, 1, 1])}).batch(3)
+    model.compile(optimizer=tfhf.create_optimizer(5e-2, 5, 0)[0])
+    model.fit(data, epochs=3, verbose=0)
+    return model, before, frozen
+
+
+def test_fit_changes_only_adapters_and_head(trained):
+    model, before, frozen = trained
+    changed = [v for v, value in frozen if not np.array_equal(v.numpy(), value)]
+    assert len(changed) == 1 and changed[0] is model.score.kernel, [v.name for v in changed]
+    assert not np.allclose(logits(model), before)
+
+
+def test_peft_loads_tfhf_adapter(trained, base_folder, tmp_path):
+    model, _, _ = trained
+    model.save_pretrained(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ["adapter_config.json", "adapter_model.safetensors"]
+    cfg = json.load(open(tmp_path / "adapter_config.json"))
+    assert (cfg["peft_type"], cfg["task_type"], cfg["r"], cfg["lora_alpha"]) == (
+        "LORA", "SEQ_CLS", 4, 8)
+    base = transformers.LlamaForSequenceClassification.from_pretrained(
+        base_folder, attn_implementation="eager")
+    pt = peft.PeftModel.from_pretrained(base, str(tmp_path)).eval()
+    np.testing.assert_allclose(pt_logits(pt), logits(model), atol=1e-4, rtol=0)
+
+
+def test_tfhf_loads_peft_adapter(base_folder, tmp_path):
+    base = transformers.LlamaForSequenceClassification.from_pretrained(
+        base_folder, attn_implementation="eager")
+    torch.manual_seed(1)
+    pt = peft.get_peft_model(base, peft.LoraConfig(
+        r=2, lora_alpha=6, target_modules=TARGETS, task_type="SEQ_CLS",
+        init_lora_weights=False))  # random B: a trained adapter
+    pt.save_pretrained(tmp_path)
+    model = load(base_folder).load_adapter(tmp_path)
+    np.testing.assert_allclose(logits(model), pt_logits(pt.eval()), atol=1e-4, rtol=0)
+
+
+def test_merge_lora_equals_adapter_model(trained, base_folder, tmp_path):
+    model, _, _ = trained
+    model.save_pretrained(tmp_path / "adapter")
+    fresh = load(base_folder).load_adapter(tmp_path / "adapter")
+    with_adapters = logits(fresh)
+    fresh.merge_lora()
+    assert not fresh.lora_enabled
+    np.testing.assert_allclose(logits(fresh), with_adapters, atol=1e-5)
+    assert len(fresh.trainable_weights) > 9  # unfrozen again
+    fresh.save_pretrained(tmp_path / "merged")  # a full model again
+    assert "model.safetensors" in os.listdir(tmp_path / "merged")
+
+
+def test_gpt2_conv1d_adapters_match_peft(tmp_path):
+    """GPT-2's fused ``c_attn`` (a Conv1D, weights stored (in, out)): PEFT's default target."""
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=40, n_embd=16, n_layer=2, n_head=2,
+                                     n_positions=32, pad_token_id=0, num_labels=2)
+    transformers.GPT2ForSequenceClassification(config).save_pretrained(tmp_path / "base")
+    model = load(str(tmp_path / "base")).enable_lora(2)
+    rs = np.random.RandomState(0)
+    for _, adapter in model._lora["modules"].values():  # as if trained
+        adapter.lora_b.assign(rs.randn(*adapter.lora_b.shape).astype("float32") * 0.3)
+    model.save_pretrained(tmp_path / "adapter")
+    assert json.load(open(tmp_path / "adapter" / "adapter_config.json"))["fan_in_fan_out"]
+    base = transformers.GPT2ForSequenceClassification.from_pretrained(tmp_path / "base")
+    pt = peft.PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
+    np.testing.assert_allclose(pt_logits(pt), logits(model), atol=1e-4, rtol=0)
+    before = logits(model)
+    np.testing.assert_allclose(logits(model.merge_lora()), before, atol=1e-5)
+
+
+def test_bad_targets_are_clear_errors(base_folder):
+    model = load(base_folder)
+    with pytest.raises(InvalidInputError, match="matches no dense layer"):
+        model.enable_lora(4, target_modules=["nope"])
+    with pytest.raises(InvalidInputError, match="rank must be a positive integer"):
+        model.enable_lora(0)
