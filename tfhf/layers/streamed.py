@@ -45,6 +45,18 @@ def streams(x, kernel) -> bool:
     return control_flow_util.GraphOrParentsInXlaContext(graph) and _cpu_only()
 
 
+def _barrier_gradient(op, *grads):
+    """The optimization barrier is an identity: its gradient passes each one through."""
+    return list(grads)
+
+
+try:  # TF registers no gradient for it; a train step compiled with jit_compile under
+    # mixed_bfloat16 goes through the streamed form when its batch has a few rows
+    tf.RegisterGradient("XlaOptimizationBarrier")(_barrier_gradient)
+except KeyError:  # registered already (by TF itself in a later version)
+    pass
+
+
 def matmul_weight(x, kernel, transpose_b=False):
     """``x @ kernel`` (``kernel`` (in, out)), or ``x @ kernel.T`` with ``transpose_b``
     (``kernel`` (out, in), e.g. a tied embedding table); x of any rank."""
