@@ -6,6 +6,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # no persistent XLA cache across test processes (the tests of that cache set it themselves)
 os.environ["TFHF_XLA_CACHE"] = "0"
+# the bfloat16 tests test bfloat16 on any CPU (tfhf would compute in float32 on one without
+# bfloat16 units; tests/models/test_cpu_bf16_choice.py checks that choice)
+os.environ["TFHF_CPU_BF16"] = "1"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -15,6 +15,7 @@ import os
 from .. import _keras
 from .._keras import keras
 from ..errors import ConfigError, InvalidInputError, ModelNotFoundError, UnsupportedModelError
+from ..hardware import BF16_POLICIES, policy_for_request
 from ..hub.resolve import ModelSource, split_gguf_path
 from ..quantization import quantize_model, quantized_table
 from ..quantization.loading import QuantizedLoad
@@ -237,7 +238,8 @@ class TFPreTrainedModel(LoraMixin, KerasTrainingMixin, keras.Model):
                 "neither loading options nor attributes of the model's config.")
         model_cls = cls._resolve_class(config)
         qload = QuantizedLoad(quantization, config, gguf_file, path)
-        with _keras.policy_scope(_policy_for(dtype)), _keras.deferred_init() as pending:
+        policy = policy_for_request(_policy_for(dtype) or _bf16_global_policy())
+        with _keras.policy_scope(policy), _keras.deferred_init() as pending:
             model = model_cls(config)
             model.build_weights()
             qload.before_loading(model)
@@ -473,6 +475,13 @@ def _snake(name):
     # TFBertForSequenceClassification -> tf_bert_for_sequence_classification
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
+
+
+def _bf16_global_policy():
+    """The global Keras policy's name when it is a bfloat16 one (checked against the CPU by
+    :func:`tfhf.hardware.policy_for_request`), else None (the global policy applies as is)."""
+    name = _keras.global_policy_name()
+    return name if name in BF16_POLICIES else None
 
 
 def _policy_for(dtype):
