@@ -24,7 +24,9 @@ used (``convert_tf_weight_name_to_pt_weight_name``):
 * ``:0`` dropped; a level ``xxx___yyy`` stands for ``yyy`` (``mlm___cls`` -> ``cls``);
   ``_._`` becomes a level separator (``layer_._0`` -> ``layer.0``);
 * the first level (the Keras model's own name, ``tf_bert_for_masked_lm``) is dropped;
-* ``kernel`` -> ``weight`` (transposed from Keras' (in, out) to PyTorch's (out, in)),
+* ``kernel`` -> ``weight`` (transposed from Keras' (in, out) to PyTorch's (out, in); a
+  ``Conv2D`` kernel from Keras' (height, width, in, out) to PyTorch's (out, in, height, width),
+  as transformers 4.x did for its vision models' patch embeddings),
   ``embeddings``/``gamma`` -> ``weight``, ``beta`` -> ``bias``.
 
 Weights a layer shares with another (the MLM head's tied word embeddings) may appear in
@@ -70,6 +72,12 @@ def tf_name_to_hf(tf_name: str, has_model_level: bool = True):
     return ".".join(parts), transpose
 
 
+def kernel_to_pt(array):
+    """A Keras kernel in PyTorch's layout: ``Dense`` (in, out) -> (out, in), ``Conv2D``
+    (height, width, in, out) -> (out, in, height, width)."""
+    return np.transpose(array, (3, 2, 0, 1)) if np.ndim(array) == 4 else array.T
+
+
 def _decode(names):
     return [n.decode("utf-8") if isinstance(n, bytes) else str(n) for n in np.ravel(names)]
 
@@ -107,7 +115,7 @@ def _read(path, label, obj, h5py, root):
 
 def _put(state, path, tf_name, arr, has_model_level):
     hf, transpose = tf_name_to_hf(tf_name, has_model_level)
-    arr = arr.T if transpose else arr
+    arr = kernel_to_pt(arr) if transpose else arr
     old = state.get(hf)
     if old is not None and (old.shape != arr.shape or not np.array_equal(old, arr)):
         raise CheckpointError(f"'{path}' holds two different values for weight '{hf}' "

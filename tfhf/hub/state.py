@@ -105,9 +105,11 @@ class RenamedState(WeightState):
         return k in self._names
 
     def get(self, k):
+        from .h5_legacy import kernel_to_pt
+
         key, transpose = self._names[k]
         arr = self._inner.get(key)
-        return arr.T if transpose else arr
+        return kernel_to_pt(arr) if transpose else arr
 
     def close(self):
         self._inner.close()

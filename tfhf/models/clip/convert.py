@@ -51,3 +51,39 @@ def base_weights(config, with_pooler=False):
               "logit_scale": "logit_scale"})
     return t
 
+
+
+class LegacyTFNames:
+    """A checkpoint seen with transformers 4.x TF CLIP's names made PyTorch's.
+
+    ``TFCLIPModel`` / ``TFCLIPTextModel`` / ``TFCLIPVisionModel`` kept everything under a main
+    layer named ``clip`` (``tf_model.h5`` names ``clip/text_model/...``, read as
+    ``clip.text_model...``) and stored ``logit_scale`` with shape (1,) where PyTorch's is a
+    scalar. PyTorch CLIP checkpoints have neither, so they pass through unchanged.
+    """
+
+    def __init__(self, state):
+        self._state = state
+        self._names = {}
+        for key in state.keys():
+            name = key[len("clip."):] if key.startswith("clip.") else key
+            self._names.setdefault(name, key)
+
+    def keys(self):
+        return list(self._names)
+
+    def __contains__(self, name):
+        return name in self._names
+
+    def get(self, name):
+        key = self._names[name]
+        array = self._state[key] if isinstance(self._state, dict) else self._state.get(key)
+        if name == "logit_scale" and getattr(array, "shape", None) == (1,):
+            array = array.reshape(())
+        return array
+
+    __getitem__ = get
+
+    def close(self):
+        if hasattr(self._state, "close"):
+            self._state.close()

@@ -167,6 +167,11 @@ class TFCLIPPreTrainedModel(TFPreTrainedModel):
     main_input_name = "input_ids"
     model_input_names = ("input_ids", "pixel_values", "attention_mask", "position_ids")
 
+    def load_hf_state(self, state, ignore_mismatched_sizes=False, source="checkpoint"):
+        # a legacy tf_model.h5 of transformers 4.x's TFCLIP* classes loads too
+        return super().load_hf_state(convert.LegacyTFNames(state), ignore_mismatched_sizes,
+                                     source=source)
+
     def _options(self, output_hidden_states, output_attentions):
         if output_hidden_states is None:
             output_hidden_states = getattr(self.config, "output_hidden_states", False)
