@@ -7,7 +7,7 @@ module can ``pytest.importorskip`` them first.
 
 from __future__ import annotations
 
-# ---------------------------------------------------------------- encoder-decoder (T5, BART)
+# ---------------------------------------------------------------- encoder-decoder (T5, BART, ...)
 SEQ2SEQ_VOCAB, SEQ2SEQ_D = 64, 16
 _T5 = dict(vocab_size=SEQ2SEQ_VOCAB, d_model=SEQ2SEQ_D, d_kv=6, d_ff=24, num_layers=2,
            num_decoder_layers=2, num_heads=3, relative_attention_num_buckets=8,
@@ -22,6 +22,9 @@ SEQ2SEQ_CASES = {
                                       tie_word_embeddings=False)),
     "bart": ("Bart", "BartConfig", dict(_BART, scale_embedding=True)),
     "m2m100": ("M2M100", "M2M100Config", dict(_BART)),
+    "mbart": ("MBart", "MBartConfig", dict(_BART, scale_embedding=True)),  # pre-norm BART
+    "mt5": ("MT5", "MT5Config", dict(_T5, feed_forward_proj="gated-gelu")),  # own head
+    "umt5": ("UMT5", "UMT5Config", dict(_T5, feed_forward_proj="gated-gelu")),  # per-layer bias
 }
 
 

@@ -211,6 +211,12 @@ class Seq2SeqLayer(keras.layers.Layer):
                                name="ffn")
         self.ffn_norm = spec.make_norm("ffn_norm")
         self.dropout = keras.layers.Dropout(spec.dropout) if spec.dropout else None
+        positions = spec.decoder_positions if decoder else spec.encoder_positions
+        self.relative_bias = (  # UMT5: this layer's own relative position bias
+            RelativePositionBias(spec.relative_buckets, spec.relative_max_distance,
+                                 spec.heads(decoder), bidirectional=not decoder,
+                                 init_std=spec.init_std, name="relative_bias")
+            if spec.relative_bias_per_layer and positions == RELATIVE else None)
 
     def build(self, input_shape=None):
         build_sublayers(self)
@@ -265,7 +271,7 @@ class Seq2SeqStack(keras.layers.Layer):
         elif self.position_kind == SINUSOIDAL:  # a constant, not a weight
             self.sinusoids = tf.constant(sinusoidal_table(
                 max_pos + spec.padding_idx + 1, spec.d_model, spec.padding_idx))
-        elif self.position_kind == RELATIVE:
+        elif self.position_kind == RELATIVE and not spec.relative_bias_per_layer:
             self.relative_bias = RelativePositionBias(
                 spec.relative_buckets, spec.relative_max_distance, spec.heads(decoder),
                 bidirectional=not decoder, init_std=spec.init_std, name="relative_bias")
@@ -306,17 +312,18 @@ class Seq2SeqStack(keras.layers.Layer):
             x = self.embedding_norm(x)
         if self.dropout is not None:
             x = self.dropout(x, training=training)
+        queries = tf.cast(cache_index, tf.int32) + tf.range(tf.shape(x)[1], dtype=tf.int32)
+        length = tf.shape(self_bias)[-1]
         if self.relative_bias is not None:
-            t = tf.shape(x)[1]
-            length = tf.shape(self_bias)[-1]
-            queries = tf.cast(cache_index, tf.int32) + tf.range(t, dtype=tf.int32)
             self_bias = self_bias + self.relative_bias(queries, length)
         keys = self.relative_keys(tf.shape(x)[1]) if self.relative_keys is not None else None
         hidden = [x] if output_hidden_states else None
         new_cache = []
         for i, layer in enumerate(self.blocks):
             kv = cross_kv[i] if cross_kv is not None else None
-            x, layer_cache = layer(x, self_bias, cache=None if cache is None else cache[i],
+            bias = (self_bias if layer.relative_bias is None
+                    else self_bias + layer.relative_bias(queries, length))
+            x, layer_cache = layer(x, bias, cache=None if cache is None else cache[i],
                                    cache_index=cache_index, cross_kv=kv, cross_bias=cross_bias,
                                    training=training, position_keys=keys)
             new_cache.append(layer_cache)

@@ -164,6 +164,7 @@ class Seq2SeqSpec:
     cross_attention_dim: int | None = None  # BLIP: the vision width the decoder reads
     relative_buckets: int = 32
     relative_max_distance: int = 128
+    relative_bias_per_layer: bool = False  # UMT5: each layer its own table (T5: one per stack)
     init_std: float = 0.02
     dropout: float = 0.0
     attention_dropout: float = 0.0

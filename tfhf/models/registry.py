@@ -113,11 +113,29 @@ MODELS = {
         "base": "t5.modeling:TFT5Model",
         "seq2seq_lm": "t5.modeling:TFT5ForConditionalGeneration",
         "encoder": "t5.modeling:TFT5EncoderModel",
+        "sequence_classification": "t5.modeling:TFT5ForSequenceClassification",
+    },
+    "mt5": {
+        "base": "t5.modeling:TFMT5Model",
+        "seq2seq_lm": "t5.modeling:TFMT5ForConditionalGeneration",
+        "encoder": "t5.modeling:TFMT5EncoderModel",
+        "sequence_classification": "t5.modeling:TFMT5ForSequenceClassification",
+    },
+    "umt5": {
+        "base": "umt5.modeling:TFUMT5Model",
+        "seq2seq_lm": "umt5.modeling:TFUMT5ForConditionalGeneration",
+        "encoder": "umt5.modeling:TFUMT5EncoderModel",
+        "sequence_classification": "umt5.modeling:TFUMT5ForSequenceClassification",
     },
     "bart": {
         "base": "bart.modeling:TFBartModel",
         "seq2seq_lm": "bart.modeling:TFBartForConditionalGeneration",
         "sequence_classification": "bart.modeling:TFBartForSequenceClassification",
+    },
+    "mbart": {
+        "base": "mbart.modeling:TFMBartModel",
+        "seq2seq_lm": "mbart.modeling:TFMBartForConditionalGeneration",
+        "sequence_classification": "mbart.modeling:TFMBartForSequenceClassification",
     },
     "m2m_100": {
         "base": "m2m_100.modeling:TFM2M100Model",

@@ -191,6 +191,12 @@ class TFSeq2SeqPreTrainedModel(TFPreTrainedModel):
                                     "decoder_input_ids explicitly.")
         return pad if pad is not None else 0, start
 
+    def shift_right(self, ids):
+        """Decoder inputs from ``ids`` (labels, or BART's input_ids): ``[start] + ids[:-1]``,
+        -100 as pad (mBART overrides: it starts with each row's last non-pad token)."""
+        pad, start = self._decoder_start()
+        return shift_tokens_right(ids, pad, start)
+
     def _unpack_all(self, input_ids, kwargs):
         input_ids, kwargs = self._unpack(input_ids, kwargs)
         # model([ids, mask]) fills attention_mask / token_type_ids; the latter is not ours
@@ -219,8 +225,7 @@ class TFSeq2SeqModel(TFSeq2SeqPreTrainedModel):
             input_ids = kw.pop(self.main_input_name, None)
         self._check_unknown(kw)
         if dec_ids is None and self.shift_inputs_for_decoder and input_ids is not None:
-            pad, start = self._decoder_start()
-            dec_ids = shift_tokens_right(input_ids, pad, start)  # BART's default
+            dec_ids = self.shift_right(input_ids)  # BART's default
         x, enc, dec_hidden, enc_hidden = self._run(input_ids, mask, dec_ids, dec_mask, enc_out,
                                                    output_hidden_states, training)
         return self._finish(outputs.TFSeq2SeqModelOutput(
@@ -291,8 +296,7 @@ class TFSeq2SeqLMBase(Seq2SeqGenerationMixin, TFSeq2SeqPreTrainedModel):
         if labels is not None:
             labels = tf.cast(tf.convert_to_tensor(labels), tf.int32)
             if dec_ids is None:
-                pad, start = self._decoder_start()
-                dec_ids = shift_tokens_right(labels, pad, start)
+                dec_ids = self.shift_right(labels)
         x, enc, dec_hidden, enc_hidden = self._run(input_ids, mask, dec_ids, dec_mask, enc_out,
                                                    output_hidden_states, training)
         logits = self.lm_logits(x)

@@ -4,6 +4,8 @@ M2M100 (and NLLB) checkpoints use the same layer names, with a final ``layer_nor
 stack instead of ``layernorm_embedding`` and sinusoidal (unsaved) positions.
 """
 
+from ..seq2seq_classification import HEAD_WEIGHTS
+
 _LAYER = [
     ("self_attn.q_proj", "self_attn.q_proj"), ("self_attn.k_proj", "self_attn.k_proj"),
     ("self_attn.v_proj", "self_attn.v_proj"), ("self_attn.out_proj", "self_attn.o_proj"),
@@ -50,12 +52,7 @@ def base_weights(config, with_decoder=True):
 
 HEADS = {
     "seq2seq_lm": {"final_logits_bias": "logits_bias"},
-    "sequence_classification": {
-        "classification_head.dense.weight": "classification_head.dense.kernel",
-        "classification_head.dense.bias": "classification_head.dense.bias",
-        "classification_head.out_proj.weight": "classification_head.out.kernel",
-        "classification_head.out_proj.bias": "classification_head.out.bias",
-    },
+    "sequence_classification": HEAD_WEIGHTS,
 }
 
 

@@ -3,6 +3,8 @@
 T5 checkpoints carry no backbone prefix (``shared.weight``, ``encoder.block.0...``).
 """
 
+from ..seq2seq_classification import HEAD_WEIGHTS
+
 
 def _attention(t, hf, tf):
     for name in ("q", "k", "v", "o"):
@@ -41,13 +43,20 @@ def base_weights(config, with_decoder=True):
 
 
 def head_weights(task, config):
-    if task == "seq2seq_lm" and not config.scale_decoder_outputs:  # v1.1 / Flan: own head
+    if task == "sequence_classification":
+        return dict(HEAD_WEIGHTS)
+    if task == "seq2seq_lm" and not _scaled(config):  # v1.1 / Flan: own head
         return {"lm_head.weight": "lm_head.kernel"}
     return {}
 
 
 def tied_keys(config):
     keys = {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}
-    if config.scale_decoder_outputs:
+    if _scaled(config):
         keys.add("lm_head.weight")
     return keys
+
+
+def _scaled(config):
+    """T5 v1.0's tied, scaled head (mT5 has no such flag: its own head, unscaled)."""
+    return bool(getattr(config, "scale_decoder_outputs", False))

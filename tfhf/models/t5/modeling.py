@@ -11,12 +11,13 @@ checkpoint has no ``lm_head.weight`` (what PyTorch does, by tying).
 """
 
 import tensorflow as tf
-from transformers import T5Config
+from transformers import MT5Config, T5Config
 
 from ...layers.specs import RELATIVE, Seq2SeqSpec
 from ... import outputs
 from ..inputs import mask_or_ones
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
+from ..seq2seq_classification import Seq2SeqForSequenceClassification
 from . import convert
 
 
@@ -91,3 +92,37 @@ class TFT5ForConditionalGeneration(TFSeq2SeqLMBase, TFT5PreTrainedModel):
             info["missing_keys"] = [k for k in info["missing_keys"] if k != "lm_head.weight"]
         return info
 
+
+
+class TFT5ForSequenceClassification(Seq2SeqForSequenceClassification, TFT5PreTrainedModel):
+    """The decoder state at each row's last ``</s>`` -> ``classification_head``."""
+
+    hf_architecture = "T5ForSequenceClassification"
+    base_model_prefix = "transformer"  # transformer.shared.weight, transformer.encoder...
+
+
+# mT5 is T5 v1.1's math with its own config class and names
+class TFMT5Model(TFT5Model):
+    config_class = MT5Config
+    hf_architecture = "MT5Model"
+
+
+class TFMT5EncoderModel(TFT5EncoderModel):
+    config_class = MT5Config
+    hf_architecture = "MT5EncoderModel"
+
+
+class TFMT5ForConditionalGeneration(TFT5ForConditionalGeneration):
+    config_class = MT5Config
+    hf_architecture = "MT5ForConditionalGeneration"
+
+    def tied_head(self):  # its own lm_head, never scaled
+        return False
+
+    def head_scale(self):
+        return 1.0
+
+
+class TFMT5ForSequenceClassification(TFT5ForSequenceClassification):
+    config_class = MT5Config
+    hf_architecture = "MT5ForSequenceClassification"
