@@ -112,6 +112,15 @@ TFCLIPSegImageSegmentationOutput = make_output(
 ALL_OUTPUTS += [TFCLIPOutput, TFBlipForConditionalGenerationModelOutput,
                 TFCLIPSegImageSegmentationOutput]
 
+# Longformer: the encoder outputs plus the global tokens' attentions (``attentions`` hold
+# the sliding-window probabilities, as transformers' Longformer outputs)
+LONGFORMER_OUTPUTS = [
+    make_output("TFLongformer" + cls.__name__[2:], *cls._fields, "global_attentions")
+    for cls in (TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassifierOutput,
+                TFTokenClassifierOutput, TFQuestionAnsweringModelOutput, TFMaskedLMOutput,
+                TFMultipleChoiceModelOutput)]
+ALL_OUTPUTS += LONGFORMER_OUTPUTS
+
 
 def _register_trees():
     """Let keras.tree (optree) and tf.nest see outputs as mappings, not leaves."""

@@ -55,6 +55,8 @@ class EncoderSpec:
     # a learned per-head bias over bucketed relative positions added in every layer (MPNet)
     relative_buckets: int = 0
     relative_max_distance: int = 128
+    # sliding-window attention (Longformer): each layer's attention_window
+    attention_windows: tuple = ()
 
     @property
     def embedding_dim(self):

@@ -45,7 +45,14 @@ class EncoderMainLayer(keras.layers.Layer):
             RelativePositionBias(spec.relative_buckets, spec.relative_max_distance,
                                  spec.num_heads, bidirectional=True, init_std=spec.init_std,
                                  name="relative_bias") if spec.relative_buckets else None)
-        self.encoder = EncoderStack(
+        self.encoder = self.make_encoder(spec)
+        self.pooler = (Pooler(spec.hidden_size, spec.init_std, name="pooler") if with_pooler
+                       else None)
+
+    @staticmethod
+    def make_encoder(spec):
+        """The block stack (a subclass makes another: Longformer's windowed attention)."""
+        return EncoderStack(
             spec.num_layers, layer_groups=spec.layer_groups,
             blocks_per_group=spec.blocks_per_group, hidden_size=spec.hidden_size,
             num_heads=spec.num_heads,
@@ -53,8 +60,6 @@ class EncoderMainLayer(keras.layers.Layer):
             layer_norm_eps=spec.layer_norm_eps, hidden_dropout=spec.hidden_dropout,
             attention_dropout=spec.attention_dropout, init_std=spec.init_std,
             attention_output_dropout=spec.attention_output_dropout, name="encoder")
-        self.pooler = (Pooler(spec.hidden_size, spec.init_std, name="pooler") if with_pooler
-                       else None)
 
     def build(self, input_shape=None):
         build_sublayers(self)
@@ -63,6 +68,24 @@ class EncoderMainLayer(keras.layers.Layer):
     def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
              inputs_embeds=None, output_hidden_states=False, output_attentions=False,
              training=False):
+        input_ids, attention_mask, token_type_ids = self.checked_inputs(
+            input_ids, attention_mask, token_type_ids, inputs_embeds)
+        x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
+                            inputs_embeds=inputs_embeds, training=training)
+        if self.embeddings_project is not None:
+            x = self.embeddings_project(x)
+        bias = attention_bias_from_mask(attention_mask)
+        if self.relative_bias is not None:
+            t = tf.shape(x)[1]
+            bias = bias + self.relative_bias(tf.range(t), t)
+        x, hidden, attns = self.encoder(x, bias=bias, output_hidden_states=output_hidden_states,
+                                        output_attentions=output_attentions, training=training)
+        pooled = self.pooler(x) if self.pooler is not None else None
+        return x, pooled, hidden, attns
+
+    def checked_inputs(self, input_ids, attention_mask, token_type_ids, inputs_embeds):
+        """The inputs checked (tfhf.models.inputs); ``attention_mask`` defaults to ones.
+        Returns ``(input_ids, attention_mask, token_type_ids)``."""
         if input_ids is None and inputs_embeds is None:
             raise InvalidInputError("Pass input_ids (or inputs_embeds) to the model.")
         spec = self.spec
@@ -85,18 +108,7 @@ class EncoderMainLayer(keras.layers.Layer):
                 check_mask_shape(attention_mask, input_ids)
         if token_type_ids is not None:
             token_type_ids = check_token_type_ids(token_type_ids, spec.type_vocab_size)
-        x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
-                            inputs_embeds=inputs_embeds, training=training)
-        if self.embeddings_project is not None:
-            x = self.embeddings_project(x)
-        bias = attention_bias_from_mask(attention_mask)
-        if self.relative_bias is not None:
-            t = tf.shape(x)[1]
-            bias = bias + self.relative_bias(tf.range(t), t)
-        x, hidden, attns = self.encoder(x, bias=bias, output_hidden_states=output_hidden_states,
-                                        output_attentions=output_attentions, training=training)
-        pooled = self.pooler(x) if self.pooler is not None else None
-        return x, pooled, hidden, attns
+        return input_ids, attention_mask, token_type_ids
 
 
 # ---------------------------------------------------------------------------- task models
@@ -106,6 +118,7 @@ class EncoderPreTrainedModel(TFPreTrainedModel):
     uses_pooler = False
     model_input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids",
                          "inputs_embeds")
+    main_layer_class = EncoderMainLayer
 
     @staticmethod
     def spec(config):  # pragma: no cover - families override
@@ -113,7 +126,7 @@ class EncoderPreTrainedModel(TFPreTrainedModel):
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        main = EncoderMainLayer(self.spec(config), with_pooler=self._uses_pooler(),
+        main = self.main_layer_class(self.spec(config), with_pooler=self._uses_pooler(),
                                 name=self.base_model_prefix)
         setattr(self, self.base_model_prefix, main)
 

@@ -84,6 +84,14 @@ MODELS = {
         "multiple_choice": "mpnet.modeling:TFMPNetForMultipleChoice",
         "masked_lm": "mpnet.modeling:TFMPNetForMaskedLM",
     },
+    "longformer": {
+        "base": "longformer.modeling:TFLongformerModel",
+        "sequence_classification": "longformer.modeling:TFLongformerForSequenceClassification",
+        "token_classification": "longformer.modeling:TFLongformerForTokenClassification",
+        "question_answering": "longformer.modeling:TFLongformerForQuestionAnswering",
+        "multiple_choice": "longformer.modeling:TFLongformerForMultipleChoice",
+        "masked_lm": "longformer.modeling:TFLongformerForMaskedLM",
+    },
     "llama": {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",

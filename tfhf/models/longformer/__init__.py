@@ -1,0 +1,1 @@
+"""Longformer (Beltagy et al., 2020): sliding-window + global attention over RoBERTa."""
