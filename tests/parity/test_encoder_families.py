@@ -273,14 +273,19 @@ def test_auto_tokenizer_returns_tf_tensors(family, tmp_path):
 def test_text_classification_recipe(family, tmp_path):
     """The tutorial's steps on a tiny checkpoint: tokenize a dataset, ``prepare_tf_dataset``
     with a padding collator, ``compile`` without a loss, ``fit``, then ``pipeline``."""
+    folder = tiny_classifier_folder(family, tmp_path / "ckpt")
+    run_recipe(folder, tf_class(family, "ForSequenceClassification"), tmp_path)
+
+
+def run_recipe(folder, expected_class, tmp_path):
+    """The recipe's steps on the tiny classifier checkpoint (and tokenizer) in ``folder``."""
     from datasets import Dataset
 
-    folder = tiny_classifier_folder(family, tmp_path / "ckpt")
     tokenizer = tfhf.AutoTokenizer.from_pretrained(folder)
     data = Dataset.from_list(toy_rows(16)).map(lambda e: tokenizer(e["text"], truncation=True),
                                                batched=True)
     model = tfhf.TFAutoModelForSequenceClassification.from_pretrained(folder)
-    assert type(model) is tf_class(family, "ForSequenceClassification")
+    assert type(model) is expected_class
     train = model.prepare_tf_dataset(data, shuffle=True, batch_size=8, collate_fn=(
         tfhf.DataCollatorWithPadding(tokenizer=tokenizer, return_tensors="tf")))
     optimizer, _ = tfhf.create_optimizer(init_lr=1e-3, num_warmup_steps=0, num_train_steps=4)

@@ -125,19 +125,18 @@ class EncoderBlock(keras.layers.Layer):
     """``x = LN(x + Attn(x)); x = LN(x + FFN(x))`` (post-LayerNorm, as in BERT).
 
     ``attention_output_dropout=False`` drops the dropout on the attention output
-    (DistilBERT applies dropout only after the feed-forward block). ``attention_class`` makes
-    the attention (a subclass sets another: Longformer's sliding-window + global attention).
+    (DistilBERT applies dropout only after the feed-forward block). ``attention`` replaces
+    :class:`SelfAttention` by another layer returning ``(output, probs)`` (DeBERTa's
+    disentangled attention); ``call``'s extra keyword arguments go to it.
     """
-
-    attention_class = SelfAttention
 
     def __init__(self, hidden_size, num_heads, intermediate_size, activation="gelu",
                  layer_norm_eps=1e-12, hidden_dropout=0.0, attention_dropout=0.0,
-                 init_std=0.02, attention_output_dropout=True, **kwargs):
+                 init_std=0.02, attention_output_dropout=True, attention=None, **kwargs):
         super().__init__(**kwargs)
         self.attention_output_dropout = attention_output_dropout
-        self.attention = self.attention_class(hidden_size, num_heads, attention_dropout,
-                                              init_std, name="attention")
+        self.attention = attention or SelfAttention(hidden_size, num_heads, attention_dropout,
+                                                    init_std, name="attention")
         self.attention_norm = LayerNorm(hidden_size, layer_norm_eps, name="attention_norm")
         self.ffn = FeedForward(hidden_size, intermediate_size, activation, init_std, name="ffn")
         self.output_norm = LayerNorm(hidden_size, layer_norm_eps, name="output_norm")
@@ -148,8 +147,8 @@ class EncoderBlock(keras.layers.Layer):
             layer.build(None)
         self.built = True
 
-    def call(self, x, bias=None, training=False):
-        a, probs = self.attention(x, bias=bias, training=training)
+    def call(self, x, bias=None, training=False, **attention_kwargs):
+        a, probs = self.attention(x, bias=bias, training=training, **attention_kwargs)
         if self.attention_output_dropout:
             a = self.dropout(a, training=training)
         x = self.attention_norm(x + a)

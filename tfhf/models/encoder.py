@@ -26,6 +26,35 @@ from .heads import ClassificationHead, MaskedLMHead, TokenHead
 from .inputs import check_mask_shape, check_token_ids, check_token_type_ids, reject_unexpected
 
 
+
+def check_encoder_inputs(spec, input_ids, attention_mask, token_type_ids, inputs_embeds):
+    """Checked ``(input_ids, attention_mask, token_type_ids)`` for an encoder of ``spec``:
+    ids inside the vocabulary and not longer than ``spec.max_length()``, a (batch, sequence)
+    mask (all ones when None), token types inside ``spec.type_vocab_size``."""
+    if input_ids is None and inputs_embeds is None:
+        raise InvalidInputError("Pass input_ids (or inputs_embeds) to the model.")
+    if input_ids is not None:
+        input_ids = check_token_ids(
+            input_ids, spec.vocab_size, max_length=spec.max_length(),
+            length_note=f" (max_position_embeddings={spec.max_positions}). Truncate the "
+            "input, e.g. tokenizer(..., truncation=True, max_length=...).")
+        shape = tf.shape(input_ids)
+    else:
+        shape = tf.shape(inputs_embeds)[:2]
+    if attention_mask is None:
+        attention_mask = tf.ones(shape, tf.int32)
+    else:
+        attention_mask = tf.convert_to_tensor(attention_mask)
+        if attention_mask.shape.rank is not None and attention_mask.shape.rank != 2:
+            raise InvalidInputError(f"attention_mask must have shape (batch, sequence); got "
+                                    f"{tuple(attention_mask.shape)}.")
+        if input_ids is not None:
+            check_mask_shape(attention_mask, input_ids)
+    if token_type_ids is not None:
+        token_type_ids = check_token_type_ids(token_type_ids, spec.type_vocab_size)
+    return input_ids, attention_mask, token_type_ids
+
+
 @register_serializable()
 class EncoderMainLayer(keras.layers.Layer):
     """Embeddings -> encoder blocks [-> pooler]; checks its inputs (tfhf.models.inputs)."""
@@ -68,8 +97,8 @@ class EncoderMainLayer(keras.layers.Layer):
     def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
              inputs_embeds=None, output_hidden_states=False, output_attentions=False,
              training=False):
-        input_ids, attention_mask, token_type_ids = self.checked_inputs(
-            input_ids, attention_mask, token_type_ids, inputs_embeds)
+        input_ids, attention_mask, token_type_ids = check_encoder_inputs(
+            self.spec, input_ids, attention_mask, token_type_ids, inputs_embeds)
         x = self.embeddings(input_ids, token_type_ids=token_type_ids, position_ids=position_ids,
                             inputs_embeds=inputs_embeds, training=training)
         if self.embeddings_project is not None:
@@ -83,42 +112,15 @@ class EncoderMainLayer(keras.layers.Layer):
         pooled = self.pooler(x) if self.pooler is not None else None
         return x, pooled, hidden, attns
 
-    def checked_inputs(self, input_ids, attention_mask, token_type_ids, inputs_embeds):
-        """The inputs checked (tfhf.models.inputs); ``attention_mask`` defaults to ones.
-        Returns ``(input_ids, attention_mask, token_type_ids)``."""
-        if input_ids is None and inputs_embeds is None:
-            raise InvalidInputError("Pass input_ids (or inputs_embeds) to the model.")
-        spec = self.spec
-        if input_ids is not None:
-            input_ids = check_token_ids(
-                input_ids, spec.vocab_size, max_length=spec.max_length(),
-                length_note=f" (max_position_embeddings={spec.max_positions}). Truncate the "
-                "input, e.g. tokenizer(..., truncation=True, max_length=...).")
-            shape = tf.shape(input_ids)
-        else:
-            shape = tf.shape(inputs_embeds)[:2]
-        if attention_mask is None:
-            attention_mask = tf.ones(shape, tf.int32)
-        else:
-            attention_mask = tf.convert_to_tensor(attention_mask)
-            if attention_mask.shape.rank is not None and attention_mask.shape.rank != 2:
-                raise InvalidInputError(f"attention_mask must have shape (batch, sequence); got "
-                                        f"{tuple(attention_mask.shape)}.")
-            if input_ids is not None:
-                check_mask_shape(attention_mask, input_ids)
-        if token_type_ids is not None:
-            token_type_ids = check_token_type_ids(token_type_ids, spec.type_vocab_size)
-        return input_ids, attention_mask, token_type_ids
-
 
 # ---------------------------------------------------------------------------- task models
 class EncoderPreTrainedModel(TFPreTrainedModel):
     """A model whose backbone is :class:`EncoderMainLayer`; families give ``spec(config)``."""
 
     uses_pooler = False
+    main_layer_class = EncoderMainLayer  # a family with another backbone sets its own
     model_input_names = ("input_ids", "attention_mask", "token_type_ids", "position_ids",
                          "inputs_embeds")
-    main_layer_class = EncoderMainLayer
 
     @staticmethod
     def spec(config):  # pragma: no cover - families override
@@ -127,7 +129,7 @@ class EncoderPreTrainedModel(TFPreTrainedModel):
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         main = self.main_layer_class(self.spec(config), with_pooler=self._uses_pooler(),
-                                name=self.base_model_prefix)
+                                     name=self.base_model_prefix)
         setattr(self, self.base_model_prefix, main)
 
     @property
@@ -317,15 +319,18 @@ class MultipleChoiceModel:
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
         spec = self.spec(config)
+        self.classifier = ClassificationHead(spec.hidden_size, 1, init_std=spec.init_std,
+                                             name="classifier", **self.choice_head(config))
+
+    def choice_head(self, config):
+        """The choice head's :class:`ClassificationHead` options (a family may override)."""
         summary = self.choice_summary
-        self.classifier = ClassificationHead(
-            spec.hidden_size, 1,
+        return dict(
             dropout=(getattr(config, "summary_last_dropout", 0.0) if summary
                      else getattr(config, "hidden_dropout_prob", 0.1)),
             inner_activation=(getattr(config, "summary_activation", None) or "linear"
                               if summary else None),
-            use_pooled=self.uses_pooler and not summary, init_std=spec.init_std,
-            input_dropout=False, name="classifier")
+            use_pooled=self.uses_pooler and not summary, input_dropout=False)
 
     @staticmethod
     def _flatten(value):

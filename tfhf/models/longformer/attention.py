@@ -162,7 +162,13 @@ class LongformerSelfAttention(SelfAttention):
 class LongformerBlock(EncoderBlock):
     """BERT's post-LayerNorm block with :class:`LongformerSelfAttention`."""
 
-    attention_class = LongformerSelfAttention
+    def __init__(self, hidden_size, num_heads, intermediate_size, attention_dropout=0.0,
+                 init_std=0.02, **kwargs):
+        super().__init__(hidden_size, num_heads, intermediate_size,
+                         attention_dropout=attention_dropout, init_std=init_std,
+                         attention=LongformerSelfAttention(
+                             hidden_size, num_heads, attention_dropout, init_std,
+                             name="attention"), **kwargs)
 
 
 @register_serializable()

@@ -23,7 +23,7 @@ from ...errors import ConfigError, InvalidInputError
 from ...layers.specs import EncoderSpec
 from ..base import TFPreTrainedModel
 from ..bert.modeling import bert_spec
-from ..encoder import EncoderMainLayer
+from ..encoder import EncoderMainLayer, check_encoder_inputs
 from ..inputs import check_mask_shape
 from ..roberta.modeling import TFRobertaPreTrainedModel, variant_classes
 from . import convert
@@ -62,8 +62,8 @@ class LongformerMainLayer(EncoderMainLayer):
     def call(self, input_ids=None, attention_mask=None, global_attention_mask=None,
              token_type_ids=None, position_ids=None, inputs_embeds=None,
              output_hidden_states=False, output_attentions=False, training=False):
-        input_ids, mask, token_type_ids = self.checked_inputs(
-            input_ids, attention_mask, token_type_ids, inputs_embeds)
+        input_ids, mask, token_type_ids = check_encoder_inputs(
+            self.spec, input_ids, attention_mask, token_type_ids, inputs_embeds)
         mask = tf.cast(mask, tf.int32)
         if global_attention_mask is not None:
             global_attention_mask = tf.cast(global_attention_mask, tf.int32)
