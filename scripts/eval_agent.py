@@ -267,6 +267,9 @@ def main(argv=None):
     p.add_argument("--no-chat-template", action="store_true")
     p.add_argument("--show-code", action="store_true", help="print each generated program")
     p.add_argument("--show-reply", action="store_true", help="print each full LLM reply")
+    p.add_argument("--constrained", action="store_true",
+                   help="LocalAgent(constrained=True): refused statements banned while "
+                        "decoding, near-miss tool/argument names corrected")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
 
@@ -285,7 +288,7 @@ def main(argv=None):
                                        additional_tools=stand_in_tools(calls, args.all_tools),
                                        max_new_tokens=args.max_new_tokens, log=None,
                                        use_chat_template=False if args.no_chat_template
-                                       else None)
+                                       else None, constrained=args.constrained)
     load_seconds = time.monotonic() - started
     if args.real_tools:
         real = [TextDownloadTool(allow_private_networks=True),
@@ -317,7 +320,8 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"model": model_name, "load_seconds": load_seconds,
-                       "max_retries": args.max_retries, "splits": results}, f, indent=2)
+                       "max_retries": args.max_retries, "constrained": args.constrained,
+                       "splits": results}, f, indent=2)
     httpd.shutdown()
     return 0 if results else 1
 

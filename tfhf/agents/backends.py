@@ -25,6 +25,11 @@ class LocalAgent(Agent):
     the tools and examples, the task as the user message); ``use_chat_template=False`` sends
     the plain text prompt instead.
 
+    ``constrained=True`` (off by default) bans, while decoding, the statements the
+    interpreter refuses (``def``, ``class``, ``import``... at line starts, ``lambda``) and
+    corrects near-miss tool names and argument names in the program afterwards
+    (tfhf/agents/constrain.py says exactly what it does and does not).
+
     Example::
 
         agent = LocalAgent.from_pretrained("asset:qwen2.5-coder-0.5b")
@@ -33,7 +38,7 @@ class LocalAgent(Agent):
 
     def __init__(self, model, tokenizer, chat_prompt_template=None, run_prompt_template=None,
                  additional_tools=None, *, max_new_tokens=256, use_chat_template=None,
-                 generation_kwargs=None, **agent_kwargs):
+                 generation_kwargs=None, constrained=False, **agent_kwargs):
         if not hasattr(model, "generate"):
             raise ConfigError(f"LocalAgent needs a causal LM with generate(); got "
                               f"{type(model).__name__}.")
@@ -42,6 +47,7 @@ class LocalAgent(Agent):
         self.max_new_tokens = int(max_new_tokens)
         self.use_chat_template = use_chat_template
         self.generation_kwargs = dict(generation_kwargs or {})
+        self.constrained = bool(constrained)
         super().__init__(chat_prompt_template, run_prompt_template, additional_tools,
                          **agent_kwargs)
 
@@ -70,6 +76,26 @@ class LocalAgent(Agent):
 
     continue_to_code = True
 
+    def _generation_kwargs(self):
+        if not self.constrained:
+            return self.generation_kwargs
+        from .constrain import refused_construct_words
+
+        kwargs = dict(self.generation_kwargs)
+        banned = refused_construct_words(self.tokenizer)
+        kwargs["bad_words_ids"] = list(kwargs.get("bad_words_ids") or []) + banned
+        return kwargs
+
+    def correct_code(self, code):
+        if not self.constrained:
+            return code
+        from .constrain import correct_tool_calls
+
+        fixed, changes = correct_tool_calls(code, self.toolbox)
+        if changes:
+            self.log("==Constrained: corrected names==\n" + "\n".join(changes))
+        return fixed
+
     def generate_one(self, prompt, stop):
         from .text_tools import generate_text
 
@@ -81,10 +107,11 @@ class LocalAgent(Agent):
             return generate_text(self.model, self.tokenizer, messages,
                                  max_new_tokens=self.max_new_tokens, stop=stop,
                                  prefill=getattr(prompt, "prefill", ""), use_chat_template=True,
-                                 generation_kwargs=self.generation_kwargs)
+                                 generation_kwargs=self._generation_kwargs())
         return generate_text(self.model, self.tokenizer, str(prompt),
                              max_new_tokens=self.max_new_tokens, stop=stop,
-                             use_chat_template=False, generation_kwargs=self.generation_kwargs)
+                             use_chat_template=False,
+                             generation_kwargs=self._generation_kwargs())
 
 
 class OpenAiAgent(Agent):

@@ -48,6 +48,10 @@ def _parser():
     p.add_argument("--max-retries", type=int, default=1,
                    help="how many times a failed program is shown to the LLM for a corrected "
                         "one (default 1; 0: never)")
+    p.add_argument("--constrained", action="store_true",
+                   help="ban the statements the interpreter refuses (def, class, import...) "
+                        "while decoding and correct near-miss tool and argument names "
+                        "(LocalAgent(constrained=True))")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     return p
 
@@ -113,7 +117,8 @@ def main(argv=None) -> int:
     log(f"LLM: {_describe(model)}{note}")
     agent = LocalAgent.from_pretrained(model, gguf_file=args.gguf_file,
                                        max_new_tokens=args.max_new_tokens, log=log,
-                                       correction_retries=args.max_retries)
+                                       correction_retries=args.max_retries,
+                                       constrained=args.constrained)
     if args.llm_tools:
         _use_llm_tools(agent, model)
     if not args.chat:

@@ -117,9 +117,15 @@ def bad_words(scores, ids, start, cur_len, single_mask, groups=()):
         tail = tf.slice(ids, tf.stack([0, begin]), tf.stack([batch, m]))  # (batch, m)
         matching = tf.reduce_all(tail[:, None, :] == _as_i32(prefixes)[None, :, :], axis=-1)
         matching &= (cur_len - start) >= m  # the prefix is longer than the context: ignore
-        onehot = tf.range(vocab)[None, :] == _as_i32(last_tokens)[:, None]  # (g, vocab)
-        banned = tf.reduce_any(matching[:, :, None] & onehot[None, :, :], axis=1)
-        out = tf.where(banned, tf.constant(NEG_INF, scores.dtype), out)
+        # scatter the matching words' last tokens (others to a spare column past the vocab):
+        # O(batch * g), not O(batch * g * vocab), so thousands of words stay cheap per step
+        last = tf.broadcast_to(tf.minimum(_as_i32(last_tokens), vocab)[None, :],
+                               tf.shape(matching))
+        cols = tf.where(matching, last, vocab)
+        rows = tf.broadcast_to(tf.range(batch)[:, None], tf.shape(cols))
+        idx = tf.stack([tf.reshape(rows, [-1]), tf.reshape(cols, [-1])], axis=1)
+        banned = tf.scatter_nd(idx, tf.ones([tf.shape(idx)[0]], tf.int32), [batch, vocab + 1])
+        out = tf.where(banned[:, :vocab] > 0, tf.constant(NEG_INF, scores.dtype), out)
     return out
 
 
