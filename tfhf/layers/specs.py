@@ -68,6 +68,41 @@ class EncoderSpec:
         return self.max_positions - offset
 
 
+
+@dataclass
+class DisentangledSpec(EncoderSpec):
+    """DeBERTa's post-LayerNorm encoder (DeBERTa, DeBERTa-v2/v3): BERT's blocks whose attention
+    adds content-to-position (``c2p``) and position-to-content (``p2c``) scores over a shared
+    table of relative-position embeddings (:mod:`tfhf.layers.disentangled`)."""
+
+    position_biased_input: bool = True  # absolute position embeddings added to the words
+    relative_attention: bool = False
+    max_relative_positions: int = 0  # the table's half-width (max_position_embeddings if < 1)
+    position_buckets: int = 0  # > 0: log-bucketed relative positions (v2), table of 2x this
+    pos_att_type: tuple = ()  # "c2p", "p2c"
+    share_att_key: bool = False  # v2: positions projected by the content query/key denses
+    norm_rel_embeddings: bool = False  # v2 norm_rel_ebd="layer_norm": LayerNorm on the table
+    fused_qkv: bool = False  # DeBERTa v1: one in_proj (no bias) + q_bias, v_bias
+    pos_key_bias: bool = True  # v1's c2p projection (pos_proj) has no bias
+    conv_kernel_size: int = 0  # v2: a convolution beside the first layer's output
+    conv_act: str = "tanh"
+
+    @property
+    def max_distance(self):
+        """``max_relative_positions``, or ``max_position_embeddings`` when below 1."""
+        return self.max_relative_positions if self.max_relative_positions >= 1 \
+            else self.max_positions
+
+    @property
+    def relative_span(self):
+        """Half the width of the relative-embedding table."""
+        return self.position_buckets if self.position_buckets > 0 else self.max_distance
+
+    def max_length(self):
+        """Absolute positions bound the length only when they are added to the input."""
+        return self.max_positions if self.position_biased_input else None
+
+
 @dataclass
 class DecoderSpec:
     """A decoder-only family (Llama, Mistral, Qwen2, Gemma 3, GPT-2)."""

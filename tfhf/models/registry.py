@@ -92,6 +92,21 @@ MODELS = {
         "multiple_choice": "longformer.modeling:TFLongformerForMultipleChoice",
         "masked_lm": "longformer.modeling:TFLongformerForMaskedLM",
     },
+    "deberta": {
+        "base": "deberta.modeling:TFDebertaModel",
+        "sequence_classification": "deberta.modeling:TFDebertaForSequenceClassification",
+        "token_classification": "deberta.modeling:TFDebertaForTokenClassification",
+        "question_answering": "deberta.modeling:TFDebertaForQuestionAnswering",
+        "masked_lm": "deberta.modeling:TFDebertaForMaskedLM",
+    },
+    "deberta-v2": {
+        "base": "deberta_v2.modeling:TFDebertaV2Model",
+        "sequence_classification": "deberta_v2.modeling:TFDebertaV2ForSequenceClassification",
+        "token_classification": "deberta_v2.modeling:TFDebertaV2ForTokenClassification",
+        "question_answering": "deberta_v2.modeling:TFDebertaV2ForQuestionAnswering",
+        "multiple_choice": "deberta_v2.modeling:TFDebertaV2ForMultipleChoice",
+        "masked_lm": "deberta_v2.modeling:TFDebertaV2ForMaskedLM",
+    },
     "llama": {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",
