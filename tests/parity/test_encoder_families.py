@@ -1,5 +1,5 @@
 """Parity of the encoder families added on the shared encoder (XLM-RoBERTa, CamemBERT, ELECTRA,
-ALBERT, MPNet) and of the multiple-choice head, with PyTorch transformers.
+ALBERT, MPNet, DeBERTa, DeBERTa-v2) and of the multiple-choice head, with PyTorch transformers.
 
 Every family x head is built from a tiny random config with PyTorch transformers, saved and
 loaded into tfhf (family class and TFAutoModel class): outputs, hidden states, attentions and
@@ -7,7 +7,8 @@ the loss with labels agree within 1e-4 in float32 on a padded batch; one head pe
 under XLA; tfhf's files load in PyTorch with no missing or unexpected weight. Their
 SentencePiece / WordPiece tokenizers load through ``AutoTokenizer`` and return tf.Tensors, and
 the text-classification tutorial's recipe (``prepare_tf_dataset``, ``compile`` without a loss,
-``fit``, ``pipeline``) runs on a tiny checkpoint of each family.
+``fit``, ``pipeline``) runs on a tiny checkpoint of each family. DeBERTa's other config options
+are checked in test_deberta.py.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ _BERT = dict(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=LAYERS,
              type_vocab_size=2, pad_token_id=0)
 COMMON = ("Model", "ForSequenceClassification", "ForTokenClassification",
           "ForQuestionAnswering", "ForMultipleChoice", "ForMaskedLM")
+_DEBERTA = dict(_BERT, relative_attention=True, pos_att_type="c2p|p2c",
+                max_relative_positions=6)  # v1: fused in_proj; a span shorter than the input
+# deberta-v3-base's options: log buckets, shared keys, normalized table, no absolute
+# positions, no token types
+_DEBERTA_V2 = dict(_DEBERTA, type_vocab_size=0, max_relative_positions=-1, position_buckets=8,
+                   norm_rel_ebd="layer_norm", share_att_key=True, position_biased_input=False,
+                   layer_norm_eps=1e-7)
 FAMILIES = {
     # name: (class prefix, config class, config kwargs, heads (class suffixes), token types)
     "xlm-roberta": ("XLMRoberta", "XLMRobertaConfig", _ROBERTA, COMMON, False),
@@ -54,6 +62,9 @@ FAMILIES = {
                True),
     "mpnet": ("MPNet", "MPNetConfig",
               {k: v for k, v in _ROBERTA.items() if k != "type_vocab_size"}, COMMON, False),
+    "deberta": ("Deberta", "DebertaConfig", _DEBERTA,
+                tuple(h for h in COMMON if h != "ForMultipleChoice"), True),
+    "deberta-v2": ("DebertaV2", "DebertaV2Config", _DEBERTA_V2, COMMON, False),
 }
 # the multiple-choice head of the families tfhf had before
 MC_ONLY = {"bert": ("Bert", "BertConfig", _BERT, ("ForMultipleChoice",), True),
@@ -226,6 +237,12 @@ def wordpiece(cls, specials, **kwargs):
         vocab={t: i for i, t in enumerate(specials + WORDPIECE)}, **kwargs)
 
 
+def byte_bpe(cls, specials):
+    """Byte-level BPE without merges: one token per character (space is "\u0120")."""
+    return getattr(transformers, cls)(
+        vocab={t: i for i, t in enumerate(specials + ["\u0120"] + list(LETTERS))}, merges=[])
+
+
 TOKENIZERS = {
     # family: a tiny tokenizer of the family's kind (SentencePiece Unigram or WordPiece)
     "xlm-roberta": lambda: unigram("XLMRobertaTokenizer", ["<s>", "<pad>", "</s>", "<unk>",
@@ -236,6 +253,10 @@ TOKENIZERS = {
                                                    "[MASK]"]),
     "mpnet": lambda: wordpiece("MPNetTokenizer", ["<s>", "<pad>", "</s>", "[UNK]", "<mask>"]),
     "albert": lambda: unigram("AlbertTokenizer", ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]),
+    "deberta": lambda: byte_bpe("DebertaTokenizer", ["[PAD]", "[CLS]", "[SEP]", "[UNK]",
+                                                     "[MASK]"]),
+    "deberta-v2": lambda: unigram("DebertaV2Tokenizer", ["[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                         "[MASK]"]),
 }
 
 
