@@ -118,3 +118,42 @@ def test_bad_inputs_are_clear_errors(clipseg):
               pixel_values=np.zeros((2, 3, 30, 36), np.float32))
     with pytest.raises(InvalidInputError, match="projection_dim"):
         model(pixel_values=px, conditional_embeddings=np.zeros((2, 5), np.float32))
+
+
+def test_base_model_matches_pytorch_and_round_trips(clipseg, tmp_path):
+    """TFCLIPSegModel (CLIPSeg's CLIP alone): built from a CLIPSegModel checkpoint, on images
+    of another size than the model's, logits, embeddings and features equal PyTorch's, eager
+    and under XLA; its save_pretrained loads in PyTorch; the segmentation checkpoint's CLIP
+    loads into it too (the decoder's weights reported unexpected, as transformers does)."""
+    pt_seg, folder, _ = clipseg
+    pt = torch_model("CLIPSegModel", clipseg_config(), seed=3)
+    pt.save_pretrained(tmp_path / "pt")
+    model = tfhf.TFAutoModel.from_pretrained(tmp_path / "pt")
+    assert type(model).__name__ == "TFCLIPSegModel"
+    (ids, mask), px = text_batch(seed=5), pixels(3, seed=5, size=36)
+    feed = dict(input_ids=ids.astype(np.int64), attention_mask=mask.astype(np.int64),
+                pixel_values=px)
+    ref = pt_run(pt, **feed)
+    out = model(**feed)
+    for name in ("logits_per_image", "logits_per_text", "text_embeds", "image_embeds"):
+        close(out[name], ref[name].numpy())
+    fn = tf.function(lambda i, m, p: model(input_ids=i, attention_mask=m,
+                                           pixel_values=p).logits_per_image, jit_compile=True)
+    close(fn(tf.constant(ids), tf.constant(mask), tf.constant(px)), ref.logits_per_image)
+    with torch.no_grad():
+        image = pt.get_image_features(pixel_values=torch.tensor(px)).pooler_output
+    close(model.get_image_features(px), image.numpy())
+    with pytest.raises(InvalidInputError, match="interpolate_pos_encoding"):
+        model(**feed, interpolate_pos_encoding=False)
+    model.save_pretrained(tmp_path / "tf")
+    back, info = transformers.CLIPSegModel.from_pretrained(tmp_path / "tf",
+                                                           output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    close(pt_run(back.eval(), **feed).logits_per_image, ref.logits_per_image.numpy())
+    base, info = tfhf.TFCLIPSegModel.from_pretrained(folder, output_loading_info=True)
+    assert not info["missing_keys"] and info["unexpected_keys"]
+    assert all(k.startswith("decoder.") for k in info["unexpected_keys"])
+    with torch.no_grad():
+        text = pt_seg.clip.get_text_features(input_ids=torch.tensor(feed["input_ids"]),
+                                             attention_mask=torch.tensor(feed["attention_mask"]))
+    close(base.get_text_features(ids, attention_mask=mask), text.pooler_output.numpy())

@@ -175,6 +175,7 @@ MODELS = {
     "clip_text_model": {"base": "clip.modeling:TFCLIPTextModel"},
     "blip": {"vision2seq": "blip.modeling:TFBlipForConditionalGeneration"},
     "clipseg": {
+        "base": "clipseg.modeling:TFCLIPSegModel",
         "image_segmentation": "clipseg.modeling:TFCLIPSegForImageSegmentation",
     },
     "vilt": {

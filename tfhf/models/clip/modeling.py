@@ -186,10 +186,11 @@ class TFCLIPModel(TFCLIPPreTrainedModel):
     outputs; ``return_loss=True`` adds the contrastive loss."""
 
     hf_architecture = "CLIPModel"
+    main_layer_class = CLIPMainLayer
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        self.clip = CLIPMainLayer(config, name="clip")
+        self.clip = self.main_layer_class(config, name="clip")
 
     def get_input_embeddings(self):
         return self.clip.text_model.token_embedding

@@ -29,7 +29,7 @@ from ...layers.core import build_sublayers
 from ...layers.vision import Conv2D, PatchConvTranspose2D
 from ... import outputs
 from ..base import TFPreTrainedModel
-from ..clip.modeling import CLIPMainLayer, tower_output
+from ..clip.modeling import CLIPMainLayer, TFCLIPModel, tower_output
 from ..inputs import merge_first_input
 from . import convert
 
@@ -38,6 +38,33 @@ from . import convert
 class CLIPSegMainLayer(CLIPMainLayer):
     config_class = CLIPSegConfig
     interpolate = True
+
+
+class TFCLIPSegModel(TFCLIPModel):
+    """The base CLIPSeg model: CLIP on a ``CLIPSegConfig`` (``logits_per_image`` /
+    ``logits_per_text``, ``get_text_features`` / ``get_image_features``), its vision tower
+    taking images of any size (the position grid resized, transformers'
+    ``interpolate_pos_encoding=True``, CLIPSeg's default)."""
+
+    config_class = CLIPSegConfig
+    hf_architecture = "CLIPSegModel"
+    main_layer_class = CLIPSegMainLayer
+
+    def call(self, *args, interpolate_pos_encoding=True, **kwargs):
+        self._check_interpolate(interpolate_pos_encoding)
+        return super().call(*args, **kwargs)
+
+    def get_image_features(self, pixel_values=None, training=False,
+                           interpolate_pos_encoding=True, **kwargs):
+        self._check_interpolate(interpolate_pos_encoding)
+        return super().get_image_features(pixel_values, training=training, **kwargs)
+
+    @staticmethod
+    def _check_interpolate(value):
+        if not value:
+            raise InvalidInputError("TFCLIPSegModel always resizes its position grid to the "
+                                    "image (interpolate_pos_encoding=True); resize the images "
+                                    "to the model's image_size instead of passing False.")
 
 
 @register_serializable()
