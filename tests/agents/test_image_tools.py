@@ -148,6 +148,16 @@ def test_agent_image_shows_in_a_notebook_and_saves(tmp_path):
     with pytest.raises(InvalidInputError, match="does not exist"):
         mask.save(tmp_path / "missing" / "m.png")
     assert sorted(os.listdir(tmp_path)) == before  # nothing written on failure
+    # Pillow failing half-way through encoding leaves no partial or temporary file either
+    def broken_save(self, fp, format=None, **params):
+        fp.write(b"half an image")
+        raise OSError("disk full")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Image.Image, "save", broken_save)
+        with pytest.raises(OSError, match="disk full"):
+            mask.save(tmp_path / "m.bmp")
+    assert sorted(os.listdir(tmp_path)) == before
 
 
 def test_agent_image_passes_between_tools():

@@ -20,14 +20,13 @@ from PIL import Image  # noqa: E402
 sys.path.insert(0, str(Path(__file__).parent.parent / "pipelines"))
 from _seq2seq_helpers import make_seq2seq  # noqa: E402
 from test_pipeline_vision_lm import (NEW, blip_folder, blip_reference, clipseg_folder,  # noqa: E402,F401
-                                     clipseg_reference, needs, picture, vilt_folder,
+                                     clipseg_reference, picture, vilt_folder,
                                      vilt_reference)
 
 from tfhf.agents import Agent, AgentImage, AgentText, load_tool  # noqa: E402
 from tfhf.errors import InvalidInputError  # noqa: E402
 
 
-@needs("blip")
 def test_caption_then_translate_into_french(blip_folder, picture, tmp_path_factory):
     # eager decode loops (no compile); a random NLLB (seed 2) that says words for this caption
     captioner = load_tool("image-captioning", model_repo_id=blip_folder,
@@ -54,7 +53,6 @@ print(caption)
         captioner({"not": "an image"})
 
 
-@needs("vilt")
 def test_image_qa_gives_the_best_answer(vilt_folder, picture):
     tool = load_tool("image_qa", model_repo_id=vilt_folder)
     question = "what is in the picture ?"
@@ -66,7 +64,6 @@ def test_image_qa_gives_the_best_answer(vilt_folder, picture):
     assert tool(picture, question) == best
 
 
-@needs("clipseg")
 def test_segment_then_save(clipseg_folder, picture, tmp_path):
     tool = load_tool("image-segmentation", model_repo_id=clipseg_folder)
     llm = ScriptedLLM(code_reply('mask = image_segmenter(image=image, label="a cat")\nmask'))

@@ -113,3 +113,28 @@ def test_unsupported_modes_and_values():
         load_image(np.zeros((6, 6, 5), np.uint8))
     with pytest.raises(InvalidInputError, match="data: URLs"):
         load_image("data:image/png;base64,AAAA")
+
+
+def test_urls_go_through_the_downloader_rules(picture):
+    data = _png(picture)
+    fetched = []
+
+    def download(url):
+        fetched.append(url)
+        return data if url.endswith(".png") else b"<!doctype html><html>login</html>"
+
+    image = load_image("https://example.com/cat.png", download=download)
+    np.testing.assert_array_equal(np.asarray(image), picture)
+    with pytest.raises(InvalidInputError, match="https://example.com/page.*not an image file"):
+        load_image("https://example.com/page", download=download)
+    with pytest.raises(InvalidInputError, match="empty"):
+        load_image("https://example.com/x.png", download=lambda url: b"")
+    with pytest.raises(InvalidInputError, match="pixels"):
+        load_image("https://example.com/cat.png", download=download, max_pixels=100)
+    assert fetched == ["https://example.com/cat.png", "https://example.com/page",
+                       "https://example.com/cat.png"]
+    # the default downloader (the agents' rules) refuses loopback and private addresses
+    # before connecting
+    for url in ("http://127.0.0.1:9/cat.png", "http://10.0.0.1/cat.png"):
+        with pytest.raises(InvalidInputError, match="private"):
+            load_image(url)

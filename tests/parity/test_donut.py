@@ -1,6 +1,7 @@
 """Donut (TFVisionEncoderDecoderModel: DonutSwin encoder + MBart decoder) against PyTorch
 transformers on a tiny random config: logits eagerly and under XLA on a batch of two
-non-square images (the second stage pads its grid to whole windows), greedy and beam-3
+non-square images (the second stage pads its grid to whole windows) and on right-padded
+task prompts with their decoder_attention_mask, greedy and beam-3
 ``generate`` from a task prompt, the bare DonutSwin encoder, and save/load both ways."""
 
 from __future__ import annotations
@@ -50,6 +51,25 @@ def test_logits_match_pytorch_eager_and_xla(donut):
     # the image matters: another image changes the logits
     other = _torch_logits(pt, pixels[::-1].copy(), ids)
     assert np.abs(other - ref).max() > 1e-2
+
+
+def test_padded_decoder_inputs_match_pytorch_eager_and_xla(donut):
+    """Two task prompts of different lengths, the shorter right-padded with its
+    decoder_attention_mask: the logits of the real tokens equal PyTorch's."""
+    pt, model, pixels = donut
+    ids = np.array([[4, 5, 9, 10, 11, 6, 7], [4, 5, 12, 6, 7, 1, 1]], np.int32)
+    mask = np.array([[1] * 7, [1] * 5 + [0] * 2], np.int32)
+    with torch.no_grad():
+        ref = pt(pixel_values=torch.tensor(pixels),
+                 decoder_input_ids=torch.tensor(ids, dtype=torch.long),
+                 decoder_attention_mask=torch.tensor(mask, dtype=torch.long)).logits.numpy()
+    real = mask.astype(bool)
+    out = model(pixels, decoder_input_ids=ids, decoder_attention_mask=mask).logits.numpy()
+    np.testing.assert_allclose(out[real], ref[real], atol=ATOL)
+    xla = tf.function(lambda p, d, m: model(p, decoder_input_ids=d,
+                                            decoder_attention_mask=m).logits, jit_compile=True)
+    out = xla(tf.constant(pixels), tf.constant(ids), tf.constant(mask)).numpy()
+    np.testing.assert_allclose(out[real], ref[real], atol=ATOL)
 
 
 def test_encoder_matches_pytorch_donut_swin(donut, tmp_path):

@@ -28,17 +28,6 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "what", "is", "in", "the", "picture", "?", "
 NEW = 6
 
 
-def has_family(model_type):
-    from tfhf.models.registry import MODELS
-
-    return model_type in MODELS
-
-
-def needs(model_type):
-    return pytest.mark.skipif(not has_family(model_type),
-                              reason=f"tfhf has no {model_type} model yet (issue 17 item 1)")
-
-
 def bert_tokenizer(extra=()):
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
 
@@ -88,7 +77,6 @@ def blip_reference(folder, image, prompt=None):
     return [{"generated_text": tok.decode(out[0], skip_special_tokens=True)}]
 
 
-@needs("blip")
 def test_image_to_text_equals_transformers_4_on_blip(blip_folder, picture, tmp_path):
     ref = blip_reference(blip_folder, Image.fromarray(picture))
     assert ref[0]["generated_text"]
@@ -138,7 +126,6 @@ def same_answers(got, ref):
     np.testing.assert_allclose([r["score"] for r in got], [r["score"] for r in ref], atol=1e-4)
 
 
-@needs("vilt")
 def test_visual_question_answering_equals_transformers_4_on_vilt(vilt_folder, picture, tmp_path):
     question = "what is in the picture ?"
     ref = vilt_reference(vilt_folder, Image.fromarray(picture), question)
@@ -188,7 +175,6 @@ def clipseg_reference(folder, image, prompts):
     return resized[:, 0].numpy()
 
 
-@needs("clipseg")
 def test_image_segmentation_with_clipseg_prompts(clipseg_folder, picture, tmp_path):
     prompts = ["a cat", "a red car"]
     logits = clipseg_reference(clipseg_folder, Image.fromarray(picture), prompts)

@@ -50,9 +50,14 @@ class TFCLIPSegModel(TFCLIPModel):
     hf_architecture = "CLIPSegModel"
     main_layer_class = CLIPSegMainLayer
 
-    def call(self, *args, interpolate_pos_encoding=True, **kwargs):
+    def call(self, input_ids=None, pixel_values=None, attention_mask=None, position_ids=None,
+             return_loss=None, output_hidden_states=None, output_attentions=None,
+             return_dict=None, training=False, interpolate_pos_encoding=True, **kwargs):
         self._check_interpolate(interpolate_pos_encoding)
-        return super().call(*args, **kwargs)
+        return super().call(input_ids, pixel_values, attention_mask, position_ids,
+                            return_loss=return_loss, output_hidden_states=output_hidden_states,
+                            output_attentions=output_attentions, return_dict=return_dict,
+                            training=training, **kwargs)
 
     def get_image_features(self, pixel_values=None, training=False,
                            interpolate_pos_encoding=True, **kwargs):
