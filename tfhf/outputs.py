@@ -79,6 +79,8 @@ TFMultipleChoiceModelOutput = make_output(
     "TFMultipleChoiceModelOutput", "loss", "logits", "hidden_states", "attentions")
 TFElectraForPreTrainingOutput = make_output(
     "TFElectraForPreTrainingOutput", "loss", "logits", "hidden_states", "attentions")
+TFFunnelForPreTrainingOutput = make_output(
+    "TFFunnelForPreTrainingOutput", "loss", "logits", "hidden_states", "attentions")
 TFCausalLMOutputWithPast = make_output(
     "TFCausalLMOutputWithPast", "loss", "logits", "past_key_values", "hidden_states", "attentions")
 _SEQ2SEQ = ("past_key_values", "decoder_hidden_states", "decoder_attentions", "cross_attentions",
@@ -96,6 +98,7 @@ TFSeq2SeqSpectrogramOutput = make_output(
 ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassifierOutput,
                TFTokenClassifierOutput, TFQuestionAnsweringModelOutput, TFMaskedLMOutput,
                TFMultipleChoiceModelOutput, TFElectraForPreTrainingOutput,
+               TFFunnelForPreTrainingOutput,
                TFCausalLMOutputWithPast, TFSeq2SeqModelOutput, TFSeq2SeqLMOutput,
                TFSeq2SeqSequenceClassifierOutput, TFSeq2SeqSpectrogramOutput]
 

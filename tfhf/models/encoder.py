@@ -22,7 +22,7 @@ from ..layers.specs import EncoderSpec
 from ..training import losses
 from .. import outputs
 from .base import TFPreTrainedModel
-from .heads import ClassificationHead, MaskedLMHead, TokenHead
+from .heads import ClassificationHead, MaskedLMHead, TokenHead, TokenScoreHead
 from .inputs import check_mask_shape, check_token_ids, check_token_type_ids, reject_unexpected
 
 
@@ -364,4 +364,37 @@ class MultipleChoiceModel:
         logits = tf.reshape(logits, [-1, num_choices])
         loss = None if lab["labels"] is None else losses.masked_sparse_ce(lab["labels"], logits)
         return self._finish(outputs.TFMultipleChoiceModelOutput(
+            loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)
+
+
+class ReplacedTokenDetectionModel:
+    """ELECTRA's discriminator objective (ELECTRA, Funnel): one logit per token, > 0 meaning
+    "replaced". ``labels`` (0/1 per token) give the binary cross entropy over the tokens the
+    attention mask keeps. Families set ``output_class``."""
+
+    task = "pretraining"
+    output_class = None
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        spec = self.spec(config)
+        self.discriminator = TokenScoreHead(spec.hidden_size, spec.activation, spec.init_std,
+                                            name="discriminator")
+
+    def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
+             output_attentions=None, return_dict=None, training=False, **inputs):
+        input_ids, inputs = self._unpack(input_ids, dict(attention_mask=attention_mask,
+                                                         labels=labels, **inputs))
+        mask = inputs.get("attention_mask")
+        x, _, hidden, attns, lab = self._forward(input_ids, inputs, ("labels",),
+                                                 output_hidden_states, output_attentions,
+                                                 training)
+        logits = tf.cast(self.discriminator(x), tf.float32)
+        loss = None
+        if lab["labels"] is not None:
+            per = tf.nn.sigmoid_cross_entropy_with_logits(
+                labels=tf.cast(lab["labels"], tf.float32), logits=logits)
+            keep = tf.ones_like(per) if mask is None else tf.cast(tf.equal(mask, 1), tf.float32)
+            loss = tf.reduce_sum(per * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
+        return self._finish(self.output_class(
             loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)

@@ -107,6 +107,16 @@ MODELS = {
         "multiple_choice": "deberta_v2.modeling:TFDebertaV2ForMultipleChoice",
         "masked_lm": "deberta_v2.modeling:TFDebertaV2ForMaskedLM",
     },
+    "funnel": {
+        "base": "funnel.modeling:TFFunnelModel",
+        "base_encoder": "funnel.modeling:TFFunnelBaseModel",
+        "sequence_classification": "funnel.modeling:TFFunnelForSequenceClassification",
+        "token_classification": "funnel.modeling:TFFunnelForTokenClassification",
+        "question_answering": "funnel.modeling:TFFunnelForQuestionAnswering",
+        "multiple_choice": "funnel.modeling:TFFunnelForMultipleChoice",
+        "masked_lm": "funnel.modeling:TFFunnelForMaskedLM",
+        "pretraining": "funnel.modeling:TFFunnelForPreTraining",
+    },
     "llama": {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",

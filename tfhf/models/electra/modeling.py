@@ -6,16 +6,14 @@ first token; multiple choice puts a summary dense + ``summary_activation`` first
 
 import dataclasses
 
-import tensorflow as tf
 from transformers import ElectraConfig
 
 from ... import outputs
 from ...layers.specs import EncoderSpec
 from ..bert.modeling import bert_spec
 from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, MultipleChoiceModel,
-                       QuestionAnsweringModel, SequenceClassificationModel,
-                       TokenClassificationModel)
-from ..heads import TokenScoreHead
+                       QuestionAnsweringModel, ReplacedTokenDetectionModel,
+                       SequenceClassificationModel, TokenClassificationModel)
 from . import convert
 
 
@@ -66,32 +64,8 @@ class TFElectraForMaskedLM(MaskedLMModel, TFElectraPreTrainedModel):
     mlm_activation = "gelu"  # ElectraGeneratorPredictions: gelu whatever hidden_act says
 
 
-class TFElectraForPreTraining(TFElectraPreTrainedModel):
-    """The discriminator: one logit per token, > 0 meaning "replaced". ``labels`` (0/1 per
-    token) give the binary cross entropy over the tokens the attention mask keeps."""
+class TFElectraForPreTraining(ReplacedTokenDetectionModel, TFElectraPreTrainedModel):
+    """The discriminator: one logit per token, > 0 meaning "replaced"."""
 
     hf_architecture = "ElectraForPreTraining"
-    task = "pretraining"
-
-    def __init__(self, config, **kwargs):
-        super().__init__(config, **kwargs)
-        self.discriminator = TokenScoreHead(config.hidden_size, config.hidden_act,
-                                            config.initializer_range, name="discriminator")
-
-    def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
-             output_attentions=None, return_dict=None, training=False, **inputs):
-        input_ids, inputs = self._unpack(input_ids, dict(attention_mask=attention_mask,
-                                                         labels=labels, **inputs))
-        mask = inputs.get("attention_mask")
-        x, _, hidden, attns, lab = self._forward(input_ids, inputs, ("labels",),
-                                                 output_hidden_states, output_attentions,
-                                                 training)
-        logits = tf.cast(self.discriminator(x), tf.float32)
-        loss = None
-        if lab["labels"] is not None:
-            per = tf.nn.sigmoid_cross_entropy_with_logits(
-                labels=tf.cast(lab["labels"], tf.float32), logits=logits)
-            keep = tf.ones_like(per) if mask is None else tf.cast(tf.equal(mask, 1), tf.float32)
-            loss = tf.reduce_sum(per * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
-        return self._finish(outputs.TFElectraForPreTrainingOutput(
-            loss=loss, logits=logits, hidden_states=hidden, attentions=attns), return_dict)
+    output_class = outputs.TFElectraForPreTrainingOutput
