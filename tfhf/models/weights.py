@@ -165,6 +165,15 @@ ENCODER_CHOICE_HEAD = {
 }
 
 
+# ELECTRA-style replaced-token discriminator (ELECTRA, Funnel): dense -> act -> one logit
+REPLACED_TOKEN_HEAD = {
+    "discriminator_predictions.dense.weight": "discriminator.dense.kernel",
+    "discriminator_predictions.dense.bias": "discriminator.dense.bias",
+    "discriminator_predictions.dense_prediction.weight": "discriminator.out.kernel",
+    "discriminator_predictions.dense_prediction.bias": "discriminator.out.bias",
+}
+
+
 def lm_head_weights(config):
     """HF name of a decoder's untied LM head -> its variable (none when tied to the
     embeddings)."""

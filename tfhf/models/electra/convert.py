@@ -6,7 +6,7 @@ embeddings are narrower than the hidden states; the heads have ELECTRA's own nam
 
 from ..bert.convert import base_weights as bert_base_weights
 from ..roberta.convert import HEADS as ROBERTA_HEADS
-from ..weights import ENCODER_TOKEN_HEADS
+from ..weights import ENCODER_TOKEN_HEADS, REPLACED_TOKEN_HEAD
 
 
 def base_weights(config, with_pooler=False):
@@ -34,12 +34,7 @@ HEADS = {
         "generator_predictions.LayerNorm.bias": "mlm.norm.bias",
         "generator_lm_head.bias": "mlm.bias",
     },
-    "pretraining": {  # the discriminator's head
-        "discriminator_predictions.dense.weight": "discriminator.dense.kernel",
-        "discriminator_predictions.dense.bias": "discriminator.dense.bias",
-        "discriminator_predictions.dense_prediction.weight": "discriminator.out.kernel",
-        "discriminator_predictions.dense_prediction.bias": "discriminator.out.bias",
-    },
+    "pretraining": REPLACED_TOKEN_HEAD,  # the discriminator's head
 }
 LM_WEIGHT = "generator_lm_head.weight"  # the word embeddings when tied
 

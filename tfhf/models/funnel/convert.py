@@ -6,7 +6,7 @@ the other) and ``decoder.layers.{i}`` is ``decoder.blocks.{i}``. Classes without
 decoder (FunnelBaseModel underneath) drop its entries (``TFFunnelPreTrainedModel``).
 """
 
-from ..weights import ENCODER_TOKEN_HEADS
+from ..weights import ENCODER_TOKEN_HEADS, REPLACED_TOKEN_HEAD
 
 DENSES = ("attention.q_head", "attention.k_head", "attention.v_head", "attention.post_proj",
           "linear_1", "linear_2")
@@ -55,12 +55,7 @@ HEADS = {
     "sequence_classification": CLASSIFIER,
     "multiple_choice": CLASSIFIER,
     "masked_lm": {"lm_head.bias": "lm_head.bias"},
-    "pretraining": {
-        "discriminator_predictions.dense.weight": "discriminator.dense.kernel",
-        "discriminator_predictions.dense.bias": "discriminator.dense.bias",
-        "discriminator_predictions.dense_prediction.weight": "discriminator.out.kernel",
-        "discriminator_predictions.dense_prediction.bias": "discriminator.out.bias",
-    },
+    "pretraining": REPLACED_TOKEN_HEAD,
 }
 LM_WEIGHT = "lm_head.weight"  # the word embeddings when tied
 
