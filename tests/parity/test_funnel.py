@@ -29,7 +29,8 @@ from tfhf import _keras  # noqa: E402
 
 from parity.test_encoders import (as_np, assert_close, assert_outputs_match,  # noqa: E402
                                   pt_forward, to_tf)
-from training._train_helpers import FILL, NEG, POS, toy_rows  # noqa: E402
+from parity.test_encoder_families import run_recipe  # noqa: E402
+from training._train_helpers import FILL, NEG, POS  # noqa: E402
 
 VOCAB, LENGTHS, NUM_LABELS = 99, (9, 6, 5), 3
 CONFIG = dict(vocab_size=VOCAB, block_sizes=[1, 2, 1], num_decoder_layers=1, d_model=32,
@@ -209,9 +210,8 @@ def test_auto_tokenizer_returns_tf_tensors(tmp_path):
 
 def test_text_classification_recipe(tmp_path):
     """The tutorial's steps on a tiny checkpoint: tokenize a dataset, ``prepare_tf_dataset``
-    with a padding collator, ``compile`` without a loss, ``fit``, then ``pipeline``."""
-    from datasets import Dataset
-
+    with a padding collator, ``compile`` without a loss, ``fit``, then ``pipeline``
+    (:func:`parity.test_encoder_families.run_recipe`)."""
     folder = str(tmp_path / "ckpt")
     tok = tokenizer()
     assert len(tok) <= VOCAB
@@ -221,21 +221,4 @@ def test_text_classification_recipe(tmp_path):
     torch.manual_seed(0)
     transformers.FunnelForSequenceClassification(config).save_pretrained(folder)
     tok.save_pretrained(folder)
-    tokenizer_tf = tfhf.AutoTokenizer.from_pretrained(folder)
-    data = Dataset.from_list(toy_rows(16)).map(
-        lambda e: tokenizer_tf(e["text"], truncation=True), batched=True)
-    model = tfhf.TFAutoModelForSequenceClassification.from_pretrained(folder)
-    assert type(model) is tfhf.TFFunnelForSequenceClassification
-    train = model.prepare_tf_dataset(data, shuffle=True, batch_size=8, collate_fn=(
-        tfhf.DataCollatorWithPadding(tokenizer=tokenizer_tf, return_tensors="tf")))
-    optimizer, _ = tfhf.create_optimizer(init_lr=1e-3, num_warmup_steps=0, num_train_steps=4)
-    model.compile(optimizer=optimizer)  # no loss: the model's own
-    before = [w.numpy().copy() for w in model.trainable_weights]
-    history = model.fit(train, epochs=2, verbose=0)
-    losses = history.history["loss"]
-    assert len(losses) == 2 and all(np.isfinite(losses))
-    assert any(not np.allclose(a, w.numpy()) for a, w in zip(before, model.trainable_weights))
-    model.save_pretrained(tmp_path / "tuned")
-    tokenizer_tf.save_pretrained(tmp_path / "tuned")
-    result = tfhf.pipeline("text-classification", model=str(tmp_path / "tuned"))("a great film")
-    assert result[0]["label"] in ("NEGATIVE", "POSITIVE") and 0 <= result[0]["score"] <= 1
+    run_recipe(folder, tfhf.TFFunnelForSequenceClassification, tmp_path)

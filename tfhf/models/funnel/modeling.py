@@ -238,7 +238,7 @@ class FunnelMainLayer(keras.layers.Layer):
 class FunnelEncoderMainLayer(FunnelMainLayer):
     """Embeddings -> encoder, no decoder (FunnelBaseModel): the pooled sequence."""
 
-    main_layer_class = FunnelEncoderMainLayer
+    with_decoder = False
 
 
 # ---------------------------------------------------------------------------- task models
