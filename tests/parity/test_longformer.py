@@ -126,6 +126,23 @@ def test_no_global_tokens(cases):
     assert_outputs_match(out, pt)
 
 
+def test_inputs_embeds_and_mixed_bfloat16(cases):
+    """``inputs_embeds`` are padded to the window as transformers pads them; under
+    mixed_bfloat16 the masks stay float32 and the logits come out float32."""
+    c = cases("Model")
+    embeds = np.random.RandomState(3).randn(2, 11, 32).astype(np.float32)
+    g = np.zeros((2, 11), np.int32)
+    g[0, 3] = 1
+    pt = pt_forward(c.pt, {"inputs_embeds": embeds, "global_attention_mask": g})
+    out = c.tf(inputs_embeds=tf.constant(embeds), global_attention_mask=tf.constant(g))
+    assert_close(out.last_hidden_state, pt.last_hidden_state, what="last_hidden_state")
+    folder = cases("ForSequenceClassification").folder
+    with _keras.policy_scope("mixed_bfloat16"):
+        model = tfhf.TFLongformerForSequenceClassification.from_pretrained(folder)
+        logits = model(tf.constant(c.inputs["input_ids"])).logits
+    assert logits.dtype == tf.float32 and np.all(np.isfinite(logits.numpy()))
+
+
 def test_forward_parity_xla(cases):
     """Under XLA the number of global slots is a dynamic size: the same numbers come out."""
     for head in ("Model", "ForQuestionAnswering"):

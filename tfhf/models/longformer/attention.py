@@ -111,6 +111,9 @@ class LongformerSelfAttention(SelfAttention):
 
     def call(self, x, bias=None, training=False):
         local_keys, masked, is_global, slots, slot_valid = bias
+        # (Keras casts float call arguments to the compute dtype; the masks work in float32)
+        local_keys, masked, is_global, slot_valid = (
+            tf.cast(m, tf.float32) for m in (local_keys, masked, is_global, slot_valid))
         w, scale = self.one_sided, 1.0 / math.sqrt(self.head_dim)
         b, n = tf.shape(x)[0], tf.shape(x)[1]
         q = self.heads(self.query, x, scale)
