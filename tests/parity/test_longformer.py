@@ -134,7 +134,7 @@ def test_inputs_embeds_and_mixed_bfloat16(cases):
     g = np.zeros((2, 11), np.int32)
     g[0, 3] = 1
     pt = pt_forward(c.pt, {"inputs_embeds": embeds, "global_attention_mask": g})
-    out = c.tf(inputs_embeds=tf.constant(embeds), global_attention_mask=tf.constant(g))
+    out = c.tf({"inputs_embeds": tf.constant(embeds), "global_attention_mask": tf.constant(g)})
     assert_close(out.last_hidden_state, pt.last_hidden_state, what="last_hidden_state")
     folder = cases("ForSequenceClassification").folder
     with _keras.policy_scope("mixed_bfloat16"):
