@@ -4,6 +4,7 @@ audio produced (lower is faster).
 
     python scripts/bench_tts.py --json bench_out/tts.json
     python scripts/bench_tts.py --smoke          # a tiny model, one sentence: checks it runs
+    python scripts/bench_tts.py --parts          # + the mel loop alone (where the time goes)
 
 Models: transformers' default ``SpeechT5Config`` (the shapes of microsoft/speecht5_tts: 12 + 6
 layers, hidden 768, 12 heads, FFN 3072, 80 mel bins, speaker embeddings of 512) and default
@@ -46,6 +47,10 @@ SENTENCES = [
     "Our meeting starts at nine and we will review the quarterly budget together.",
 ]
 RATE = 16000
+# PyTorch's OpenMP threads busy-wait between ops: on a machine shared with other jobs that
+# spinning slowed its eager loop ~10x here (tiny model, load ~19); passive waiting is fair to
+# both (TensorFlow's own thread pool does not spin). Set before torch is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def build(tmp, smoke):
@@ -86,6 +91,8 @@ def main(argv=None):
     p.add_argument("--maxlenratio", type=float, default=8.0)
     p.add_argument("--sentences", type=int, default=len(SENTENCES))
     p.add_argument("--smoke", action="store_true", help="tiny model, one sentence, one repeat")
+    p.add_argument("--parts", action="store_true",
+                   help="also time the spectrogram alone (no vocoder) per backend")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if args.smoke:
@@ -95,7 +102,8 @@ def main(argv=None):
 
     torch.set_num_threads(os.cpu_count() or 1)
     info = {"machine": machine(), "load_average_start": os.getloadavg(), "smoke": args.smoke,
-            "maxlenratio": args.maxlenratio, "torch_threads": torch.get_num_threads()}
+            "maxlenratio": args.maxlenratio, "torch_threads": torch.get_num_threads(),
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
     with tempfile.TemporaryDirectory() as tmp:
         pt, voc, tfm, tvoc = build(tmp, args.smoke)
         spk = np.random.RandomState(0).randn(1, pt.config.speaker_embedding_dim)
@@ -112,14 +120,25 @@ def main(argv=None):
                 return pt.generate_speech(torch.tensor(x), torch.tensor(spk), vocoder=voc,
                                           **kw).numpy()
 
+        def mel_tfhf(x):
+            return np.asarray(tfm.generate_speech(x, spk, **kw))
+
+        def mel_torch(x):
+            with torch.no_grad():
+                return pt.generate_speech(torch.tensor(x), torch.tensor(spk), **kw).numpy()
+
         backends = {"tfhf XLA": run_tfhf, "PyTorch eager": run_torch}
+        if args.parts:
+            backends.update({"tfhf XLA, spectrogram only": mel_tfhf,
+                             "PyTorch eager, spectrogram only": mel_torch})
         first, times, audio_s = {}, {b: [] for b in backends}, []
         for x in ids:
             for name, fn in backends.items():
                 t = time.perf_counter()
-                wave = fn(x)
+                out = fn(x)
                 first.setdefault(name, []).append(time.perf_counter() - t)
-            audio_s.append(len(wave) / RATE)
+                if name == "tfhf XLA":
+                    audio_s.append(len(out) / RATE)
         for _ in range(args.repeats):
             for name, fn in backends.items():
                 t = time.perf_counter()

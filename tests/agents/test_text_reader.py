@@ -2,7 +2,8 @@
 checkpoint + vocoder returns an AgentAudio that saves as a 16 kHz WAV of the expected length;
 an agent with a scripted LLM chains a text tool -> text_reader -> transcriber across
 ``agent.chat`` turns, the transcriber being the real Whisper tiny.en (offline asset) hearing an
-espeak-ng recording of the same sentence (tiny random SpeechT5 weights cannot speak)."""
+espeak-ng recording of the same sentence (tiny random SpeechT5 weights cannot speak). Without
+those assets (a fresh CI machine) the same chain runs on a tiny random Whisper."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ScriptedLLM
+from conftest import ScriptedLLM, code_reply
 
 pytest.importorskip("torch")
 pytest.importorskip("sentencepiece")
 sys.path.insert(0, str(Path(__file__).parents[1] / "audio"))
 from tiny_speecht5 import expected_samples, make_tiny_speecht5  # noqa: E402
+from tiny_whisper import make_tiny_whisper  # noqa: E402
 
 from tfhf import assets  # noqa: E402
 from tfhf.agents import Agent, AgentAudio, load_tool, tool  # noqa: E402
@@ -114,3 +116,22 @@ def test_agent_chains_text_reader_and_transcriber(reader, tmp_path):
     # the reader's audio went through the chat state into the transcriber
     assert isinstance(agent.chat_state["heard_reader"], str)
     assert np.asarray(agent.chat_state["speech"].to_raw()).shape[0] == expected_samples(n)
+
+
+def test_agent_chain_with_a_tiny_transcriber(reader, tmp_path):
+    """text tool -> text_reader -> transcriber in one run, on no offline asset: the transcriber
+    gets the reader's 16 kHz AgentAudio unchanged (its transcript equals the tool's own on that
+    audio)."""
+    whisper = make_tiny_whisper(tmp_path / "tiny-whisper", multilingual=False)
+    transcriber = SpeechToTextTool(model=whisper, generate_kwargs={"max_new_tokens": 8})
+    llm = ScriptedLLM(code_reply(
+        "sentence = make_sentence(topic='summary')\nspeech = text_reader(text=sentence)\n"
+        "heard = transcriber(audio=speech)\nheard"))
+    agent = Agent(llm=llm, additional_tools=[make_sentence, reader, transcriber],
+                  default_tools=False, log=lambda *a: None)
+    heard = agent.run("Read the summary out loud and transcribe it.")
+    speech = agent.last_state["speech"]
+    assert isinstance(speech, AgentAudio) and speech.samplerate == 16000
+    n = len(reader.pipeline.tokenizer(SPOKEN)["input_ids"])
+    assert np.asarray(speech.to_raw()).shape == (expected_samples(n),)
+    assert isinstance(heard, str) and heard == transcriber(speech)

@@ -157,6 +157,16 @@ def test_generate_speech_matches_pytorch(models, no_pt_dropout, rows):
     wave = tfm.generate_speech(ids, speakers, vocoder=tvoc, prenet_dropout=False, **kw)
     assert wave.shape == ref_wave.shape
     np.testing.assert_allclose(wave.numpy(), ref_wave, atol=ATOL)
+    if rows == 1:
+        # minlenratio above maxlenratio: transformers decodes until minlen (here past the
+        # steps maxlenratio alone would allocate for the 16-token text bucket)
+        with torch.no_grad():
+            _, ref_lens = pt.generate_speech(torch.tensor(ids), torch.tensor(speakers),
+                                             minlenratio=10.0, threshold=1.0, maxlenratio=4.0,
+                                             return_output_lengths=True)
+        _, lens = tfm.generate_speech(ids, speakers, minlenratio=10.0, prenet_dropout=False,
+                                      return_output_lengths=True, **kw)
+        assert lens == list(ref_lens) == [80]
     if rows == 2:
         assert 2 < lens[0] < lens[1]
         # minlenratio keeps row 0 going past its first stop

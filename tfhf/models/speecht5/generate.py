@@ -9,7 +9,8 @@ finished when that sum reaches ``threshold`` (once ``minlen`` steps are done), a
 when ``maxlen`` steps are. The loop leaves early when every row is finished.
 
 Shapes are static per compile: the text is padded (masked) to a bucket of 16 tokens, and the
-buffers hold ``min(bucket * maxlenratio / reduction_factor, max_speech_positions)`` steps;
+buffers hold ``min(bucket * max(maxlenratio, minlenratio) / reduction_factor,
+max_speech_positions)`` steps;
 ``minlen`` / ``maxlen`` themselves come from the true text length at run time, as in
 transformers (which cannot decode past ``max_speech_positions`` either).
 
@@ -143,7 +144,9 @@ def generate_speech(model, input_ids, speaker_embeddings=None, attention_mask=No
         mask = tf.pad(mask, [[0, 0], [0, bucket - length]])
     maxlen = min(int(length * maxlenratio / r), config.max_speech_positions)
     minlen = int(length * minlenratio / r)
-    steps = max(1, min(int(bucket * maxlenratio / r), config.max_speech_positions))
+    # transformers decodes until minlen even when minlenratio > maxlenratio
+    steps = max(1, min(int(bucket * max(maxlenratio, minlenratio) / r),
+                       config.max_speech_positions))
     key = (batch, bucket, steps, bool(prenet_dropout), bool(jit_compile))
     fn = model._compiled.get(key)
     if fn is None:
