@@ -76,6 +76,9 @@ def test_fit_changes_only_adapters_and_head(trained):
     changed = [v for v, value in frozen if not np.array_equal(v.numpy(), value)]
     assert len(changed) == 1 and changed[0] is model.score.kernel, [v.name for v in changed]
     assert not np.allclose(logits(model), before)
+    # the adapters trained too (fit's compiled step must not fuse q/k/v past them)
+    b = {k: v for k, v in model.adapter_state_dict().items() if k.endswith("lora_B.weight")}
+    assert len(b) == 4 and all(np.abs(v).max() > 0 for v in b.values()), b
 
 
 def test_peft_loads_tfhf_adapter(trained, base_folder, tmp_path):

@@ -10,7 +10,8 @@ it runs once per ``generate`` call, and each step reads the fused kernel once
 (docs/benchmarks.md, "decode step HLO"). Eager calls keep the separate matmuls (a
 concatenation per eager call would copy the weights every time).
 
-Quantized layers (``Dense.quantized`` set) are never fused: each keeps its own small weight.
+Quantized layers (``Dense.quantized`` set) are never fused: each keeps its own small weight;
+nor are layers carrying a LoRA adapter (``has_lora``), whose call adds the adapter's update.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def can_fuse(denses) -> bool:
     if tf.executing_eagerly():
         return False
     first = denses[0]
-    return all(getattr(d, "quantized", None) is None and d.use_bias == first.use_bias
+    # a layer with a LoRA adapter (tfhf.models.lora) adds its update in its own call
+    return all(getattr(d, "quantized", None) is None and not getattr(d, "has_lora", False)
+               and d.use_bias == first.use_bias
                and d.in_features == first.in_features
                and d.compute_dtype == first.compute_dtype for d in denses)
 

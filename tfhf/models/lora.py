@@ -84,6 +84,8 @@ class LoraCall:
     """Mixed into a dense layer's class while LoRA is on (``Dense``, GPT-2's ``Conv1D``): the
     output gets its adapter's update. ``merge_lora`` puts the plain class back."""
 
+    has_lora = True  # never fused with its neighbours (tfhf/layers/fused.py)
+
     def call(self, x):
         y = super().call(x)
         return y + tf.cast(self.__dict__["_tfhf_lora"](x), y.dtype)
