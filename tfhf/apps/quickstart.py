@@ -16,6 +16,7 @@ DATA = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "files",
 # the data's label column holds 0 / 1; these are their names, saved in config.json
 LABEL_NAMES = ["negative", "positive"]
 DEFAULT_OUTPUT = "tfhf-quickstart-model"  # listed in .gitignore
+DEFAULT_MODEL = "asset:minilm"
 EXAMPLES = ["A gorgeous, moving film with a terrific cast.",
             "Dull, overlong and painfully unfunny.",
             "The plot is thin but the performances carry it.",
@@ -24,20 +25,25 @@ EXAMPLES = ["A gorgeous, moving film with a terrific cast.",
 
 def run(epochs=1, batch_size=32, output=DEFAULT_OUTPUT, max_train_samples=None, verbose=1,
         overwrite=False, mixed_precision=None, seed=42, learning_rate=1e-4, warn=None,
-        tensorboard=True):
-    from .. import assets
+        tensorboard=True, model=DEFAULT_MODEL, lora_rank=None, max_eval_samples=None):
+    """``model``: the MiniLM asset by default; any ``tfhf train --model`` value (a causal LM's
+    ``asset:smollm2`` with ``lora_rank``: the LoRA recipe)."""
     from .train import classify, train_text_classifier
 
-    model = assets.path("minilm")
     t0 = time.perf_counter()
     res = train_text_classifier(model, DATA, output, text_column="text", label_column="label",
                                 epochs=epochs, batch_size=batch_size,
-                                max_train_samples=max_train_samples, verbose=verbose,
+                                max_train_samples=max_train_samples,
+                                max_eval_samples=max_eval_samples, lora_rank=lora_rank,
+                                verbose=verbose,
                                 overwrite=overwrite, mixed_precision=mixed_precision,
                                 learning_rate=learning_rate, seed=seed,
                                 label_names=LABEL_NAMES, warn=warn, tensorboard=tensorboard)
     print(f"validation accuracy: {res.val_accuracy:.4f}  (training {res.train_seconds:.0f}s, "
           f"total {time.perf_counter() - t0:.0f}s)")
+    if lora_rank is not None:
+        print(f"trained {res.trainable_params:,} of {res.total_params:,} parameters "
+              f"(LoRA rank {lora_rank})")
     print(f"saved to {os.path.abspath(output)}")
     for text, pred in zip(EXAMPLES, classify(output, EXAMPLES)):
         print(f"  {pred['label']:8s} {pred['score']:.3f}  {text}")
@@ -75,6 +81,16 @@ def parser():
                    help="Keras mixed-precision policy for training")
     p.add_argument("--no-tensorboard", action="store_true",
                    help="no TensorBoard logs (default: written to OUTPUT/logs)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="what to fine-tune: a folder, a .gguf file or asset:NAME (a causal LM "
+                        "such as asset:smollm2 gets a classification head; pair it with "
+                        "--lora-rank)")
+    p.add_argument("--lora-rank", type=int, default=None, metavar="N",
+                   help="train LoRA adapters of rank N (and the new head) instead of every "
+                        "weight; the adapters (PEFT format) go to OUTPUT/adapter")
+    p.add_argument("--max-eval-samples", type=int, default=None,
+                   help="evaluate on at most this many of the held-out sentences (all 1,061 "
+                        "by default)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -87,5 +103,6 @@ def main(argv=None) -> int:
         max_train_samples=args.max_train_samples, verbose=0 if args.quiet else 1,
         overwrite=args.overwrite, mixed_precision=args.mixed_precision, seed=args.seed,
         learning_rate=args.learning_rate, warn=cli_warning,
-        tensorboard=not args.no_tensorboard)
+        tensorboard=not args.no_tensorboard, model=args.model, lora_rank=args.lora_rank,
+        max_eval_samples=args.max_eval_samples)
     return 0

@@ -178,7 +178,12 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
                           validation_split=0.1, seed=42, mixed_precision=None, verbose=1,
                           overwrite=False, jit_compile="auto", label_names=None, warn=None,
                           tensorboard=True, plot=True, lora_rank=None):
-    """Fine-tune ``model`` (a folder) on a data file and save it to ``output``.
+    """Fine-tune ``model`` on a data file and save it to ``output``.
+
+    ``model``: a checkpoint folder, a ``.gguf`` file (dequantized to float32) or
+    ``"asset:NAME"`` (an installed offline asset). A causal LM (Llama, Qwen2, ...) gets a new
+    sequence-classification head that reads each row's last non-pad token; a tokenizer without
+    a pad token pads with its eos token, and the model's ``pad_token_id`` is the tokenizer's.
 
     ``seed`` fixes the data split, the data order, the new head's weights and dropout: the
     same call gives the same model. ``label_names`` names the classes (see ``--labels``).
@@ -197,11 +202,13 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
     _check_output(output, overwrite)
     if epochs < 1 or batch_size < 1:
         raise InvalidInputError("--epochs and --batch-size must be positive.")
+    model = resolve_model(model)
     _check_classifier_folder(model)
     train, val, labels, id2label = _load_data(
         train_file, validation_file, text_column, label_column, label_names, max_train_samples,
         max_eval_samples, validation_split, seed)
     tokenizer = AutoTokenizer.from_pretrained(model)
+    _ensure_pad_token(tokenizer, model)
     train, val = (_tokenize(d, tokenizer, text_column, max_length) for d in (train, val))
     seed_everything(seed)
     if mixed_precision:
@@ -211,6 +218,7 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
         clf = TFAutoModelForSequenceClassification.from_pretrained(
             model, num_labels=len(labels), id2label=id2label,
             label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True)
+        _pool_on_tokenizer_pad(clf, tokenizer)
         counts = _enable_lora(clf, lora_rank)
         # padded lengths rounded to 16 bound the number of XLA compilations
         tf_train = clf.prepare_tf_dataset(train, batch_size=batch_size, shuffle=True,
@@ -309,18 +317,50 @@ def _jit(jit_compile):
     return {"jit_compile": bool(jit_compile)}
 
 
+def resolve_model(model):
+    """``--model``: a folder or ``.gguf`` file as given; ``asset:NAME`` -> the installed
+    offline asset's path (``tfhf assets install NAME`` installs it)."""
+    if isinstance(model, str) and model.startswith("asset:"):
+        from .. import assets
+
+        return assets.path(model[len("asset:"):])
+    return model
+
+
 def _check_classifier_folder(model):
-    from ..hub.resolve import ModelSource
+    from ..hub.resolve import ModelSource, split_gguf_path
     from ..models.base import load_config
     from ..models.registry import model_class_for
 
-    if not os.path.isdir(model):
-        raise ModelNotFoundError(f"--model '{model}' is not a folder.")
-    config, _ = load_config(ModelSource(model))
+    path, gguf_file = split_gguf_path(model)
+    if gguf_file is None and not os.path.isdir(model):
+        raise ModelNotFoundError(f"--model '{model}' is not a folder, a .gguf file or "
+                                 "asset:NAME.")
+    config, _ = load_config(ModelSource(path), gguf_file=gguf_file)
     try:
         model_class_for(config.model_type, "sequence_classification")
     except TfhfError as e:
         raise ConfigError(f"--model '{model}' cannot be trained as a text classifier: {e}") from None
+
+
+def _ensure_pad_token(tokenizer, model):
+    """Batches are padded: a tokenizer without a pad token (most causal LMs) pads with its
+    eos token, as the usual decoder fine-tuning recipe does."""
+    if tokenizer.pad_token_id is not None:
+        return
+    if tokenizer.eos_token is None:
+        raise ConfigError(f"The tokenizer of --model '{model}' has neither a pad nor an eos "
+                          "token: batches cannot be padded.")
+    tokenizer.pad_token = tokenizer.eos_token
+
+
+def _pool_on_tokenizer_pad(clf, tokenizer):
+    """A decoder LM's classifier pools each row's last token that is not
+    ``config.pad_token_id``: that must be the id the collator pads with."""
+    from ..models.decoder_classification import DecoderForSequenceClassification
+
+    if isinstance(clf, DecoderForSequenceClassification):
+        clf.config.pad_token_id = tokenizer.pad_token_id
 
 
 def _save_atomically(output, model, tokenizer, overwrite, extra=None):
@@ -375,11 +415,13 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(
         prog="tfhf train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Fine-tune a text classifier (BERT, RoBERTa, DistilBERT folder) on a CSV, "
+        description="Fine-tune a text classifier (an encoder or a causal LM: folder, .gguf "
+                    "file or asset:NAME) on a CSV, "
                     "TSV, JSONL or Parquet file; save it with save_pretrained (config.json "
                     "keeps the label names).")
     p.add_argument("--model", required=True, default=argparse.SUPPRESS,
-                   help="model folder (BERT, RoBERTa, DistilBERT)")
+                   help="model folder (an encoder such as BERT, or a causal LM, which gets a "
+                   "classification head), a .gguf file (dequantized) or asset:NAME")
     p.add_argument("--train-file", required=True, default=argparse.SUPPRESS, help="training data (.csv .tsv .jsonl "
                    ".json .parquet)")
     p.add_argument("--validation-file", default=argparse.SUPPRESS,
@@ -397,6 +439,8 @@ def main(argv=None) -> int:
                    help="peak learning rate (linear warm-up over 10%% of the steps, then decay)")
     p.add_argument("--max-train-samples", type=int, default=None,
                    help="train on at most this many examples (a quick run)")
+    p.add_argument("--max-eval-samples", type=int, default=None,
+                   help="evaluate on at most this many validation examples")
     p.add_argument("--max-length", type=int, default=128, help="truncate texts to this many "
                    "tokens")
     p.add_argument("--seed", type=int, default=42, help="seed for the split, the data order, "
@@ -421,7 +465,8 @@ def main(argv=None) -> int:
         a.model, a.train_file, a.output, validation_file=getattr(a, "validation_file", None),
         text_column=a.text_column, label_column=a.label_column, epochs=a.epochs,
         batch_size=a.batch_size, learning_rate=a.learning_rate,
-        max_train_samples=a.max_train_samples, max_length=a.max_length, seed=a.seed,
+        max_train_samples=a.max_train_samples, max_eval_samples=a.max_eval_samples,
+        max_length=a.max_length, seed=a.seed,
         mixed_precision=a.mixed_precision, verbose=0 if a.quiet else 1, overwrite=a.overwrite,
         label_names=a.labels, warn=cli_warning, tensorboard=not a.no_tensorboard,
         lora_rank=a.lora_rank)
