@@ -202,13 +202,11 @@ def train_text_classifier(model, train_file, output, validation_file=None, text_
     _check_output(output, overwrite)
     if epochs < 1 or batch_size < 1:
         raise InvalidInputError("--epochs and --batch-size must be positive.")
-    model = resolve_model(model)
-    _check_classifier_folder(model)
+    model = _check_classifier_folder(resolve_model(model))
     train, val, labels, id2label = _load_data(
         train_file, validation_file, text_column, label_column, label_names, max_train_samples,
         max_eval_samples, validation_split, seed)
-    tokenizer = AutoTokenizer.from_pretrained(model)
-    _ensure_pad_token(tokenizer, model)
+    tokenizer = _ensure_pad_token(AutoTokenizer.from_pretrained(model), model)
     train, val = (_tokenize(d, tokenizer, text_column, max_length) for d in (train, val))
     seed_everything(seed)
     if mixed_precision:
@@ -341,17 +339,18 @@ def _check_classifier_folder(model):
         model_class_for(config.model_type, "sequence_classification")
     except TfhfError as e:
         raise ConfigError(f"--model '{model}' cannot be trained as a text classifier: {e}") from None
+    return model
 
 
 def _ensure_pad_token(tokenizer, model):
     """Batches are padded: a tokenizer without a pad token (most causal LMs) pads with its
     eos token, as the usual decoder fine-tuning recipe does."""
-    if tokenizer.pad_token_id is not None:
-        return
-    if tokenizer.eos_token is None:
-        raise ConfigError(f"The tokenizer of --model '{model}' has neither a pad nor an eos "
-                          "token: batches cannot be padded.")
-    tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token is None:
+            raise ConfigError(f"The tokenizer of --model '{model}' has neither a pad nor an eos "
+                              "token: batches cannot be padded.")
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
 
 
 def _pool_on_tokenizer_pad(clf, tokenizer):
