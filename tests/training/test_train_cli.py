@@ -336,7 +336,8 @@ def test_train_help_describes_options_with_defaults(capsys):
                      "--learning-rate", "(default: 5e-05)", "--overwrite"):
         assert expected in out, expected
     # required options show no meaningless "(default: None)"
-    assert "--model MODEL model folder (BERT, RoBERTa, DistilBERT) --train-file" in out
+    assert ("--model MODEL model folder (an encoder such as BERT, or a causal LM, which gets a "
+            "classification head), a .gguf file (dequantized) or asset:NAME --train-file") in out
     assert "folder the trained model is saved to --epochs" in out
 
 
