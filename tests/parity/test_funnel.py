@@ -29,10 +29,10 @@ from tfhf import _keras  # noqa: E402
 
 from parity.test_encoders import (as_np, assert_close, assert_outputs_match,  # noqa: E402
                                   pt_forward, to_tf)
-from parity.test_encoder_families import run_recipe  # noqa: E402
+from parity.test_encoder_families import make_labels, run_recipe  # noqa: E402
 from training._train_helpers import FILL, NEG, POS  # noqa: E402
 
-VOCAB, LENGTHS, NUM_LABELS = 99, (9, 6, 5), 3
+VOCAB, LENGTHS, NUM_LABELS = 99, (9, 6, 5), 3  # as test_encoder_families' (make_labels)
 CONFIG = dict(vocab_size=VOCAB, block_sizes=[1, 2, 1], num_decoder_layers=1, d_model=32,
               n_head=4, d_head=8, d_inner=37, initializer_range=0.2, initializer_std=0.2)
 HEADS = ("Model", "BaseModel", "ForSequenceClassification", "ForTokenClassification",
@@ -59,24 +59,6 @@ def make_inputs(head, seed=0):
     types = ((np.arange(t)[None, :] >= 4) * mask).astype(np.int32)
     types[:, 0] = 2
     return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-
-
-def make_labels(head, inputs):
-    rs = np.random.RandomState(7)
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    if head in ("ForSequenceClassification", "ForMultipleChoice"):
-        return {"labels": rs.randint(0, NUM_LABELS, size=ids.shape[:1]).astype(np.int32)}
-    if head == "ForQuestionAnswering":
-        return {"start_positions": np.array([1, 0, 50], np.int32),  # out of range: ignored
-                "end_positions": np.array([3, 2, 1], np.int32)}
-    if head == "ForPreTraining":  # padding is left out of the loss
-        return {"labels": rs.randint(0, 2, size=ids.shape).astype(np.int32)}
-    if head in ("ForTokenClassification", "ForMaskedLM"):
-        n = VOCAB if head == "ForMaskedLM" else NUM_LABELS
-        labels = np.where((rs.rand(*ids.shape) < 0.5) & (mask == 1),
-                          rs.randint(0, n, size=ids.shape), -100)
-        return {"labels": labels.astype(np.int32)}
-    return {}
 
 
 class Case:
