@@ -42,6 +42,7 @@ DEFAULT_TARGETS = {
     "xlm-roberta": ["query", "value"], "camembert": ["query", "value"],
     "electra": ["query", "value"], "albert": ["query", "value"], "mpnet": ["q", "v"],
     "distilbert": ["q_lin", "v_lin"], "gpt2": ["c_attn"], "bart": ["q_proj", "v_proj"], "t5": ["q", "v"],
+    "mt5": ["q", "v"],
 }
 TASK_TYPES = {"sequence_classification": "SEQ_CLS", "causal_lm": "CAUSAL_LM",
               "token_classification": "TOKEN_CLS", "question_answering": "QUESTION_ANS",
