@@ -94,9 +94,12 @@ def test_forward_and_loss_parity(cases, head):
     c = cases(head)
     out = c.tf(to_tf(c.inputs), output_hidden_states=True, output_attentions=True)
     assert_outputs_match(out, c.pt_out)
-    if head != "BaseModel":  # TFAutoModel gives the full model (with decoder), as transformers
-        auto = getattr(tfhf, AUTO.get(head, f"TFAutoModel{head}")).from_pretrained(c.folder)
-        assert type(auto) is getattr(tfhf, "TFFunnel" + head)
+    # TFAutoModel: FunnelBaseModel for a FunnelBaseModel checkpoint, as transformers' AutoModel
+    auto_name = "TFAutoModel" if head == "BaseModel" else AUTO.get(head, f"TFAutoModel{head}")
+    auto = getattr(tfhf, auto_name).from_pretrained(c.folder)
+    assert type(auto) is getattr(tfhf, "TFFunnel" + head)
+    assert type(auto).__name__[2:] == type(
+        getattr(transformers, auto_name[2:]).from_pretrained(c.folder)).__name__
     labels = make_labels(head, c.inputs)
     if labels:
         pt = pt_forward(c.pt, {**c.inputs, **labels})

@@ -36,12 +36,13 @@ class _TFAutoClass:
             config, _ = load_config(source, gguf_file=kwargs.get("gguf_file"))
         elif isinstance(config, str):
             config, _ = load_config(source, config)
-        model_cls = model_class_for(config.model_type, cls.task)
+        model_cls = model_class_for(config.model_type, cls.task).auto_class(config)
         return model_cls.from_pretrained(path, config=config, **kwargs)
 
     @classmethod
     def from_config(cls, config, **kwargs):
-        return model_class_for(config.model_type, cls.task).from_config(config, **kwargs)
+        model_cls = model_class_for(config.model_type, cls.task).auto_class(config)
+        return model_cls.from_config(config, **kwargs)
 
 
 def _auto(name, task):

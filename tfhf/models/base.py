@@ -296,6 +296,12 @@ class TFPreTrainedModel(LoraMixin, KerasTrainingMixin, keras.Model):
         return model
 
     @classmethod
+    def auto_class(cls, config):
+        """The class a TFAutoModel class gives for ``config`` (transformers maps a few model
+        types to several classes and picks one by ``config.architectures``: Funnel)."""
+        return cls
+
+    @classmethod
     def _resolve_class(cls, config):
         if cls.config_class is not None and isinstance(config, cls.config_class):
             return cls

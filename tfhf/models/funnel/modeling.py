@@ -273,6 +273,13 @@ class TFFunnelBaseModel(BaseModel, TFFunnelPreTrainedModel):
 class TFFunnelModel(BaseModel, TFFunnelPreTrainedModel):
     hf_architecture = "FunnelModel"
 
+    @classmethod
+    def auto_class(cls, config):
+        # transformers' AutoModel: FunnelBaseModel for a checkpoint saved as one (small-base)
+        if "FunnelBaseModel" in (getattr(config, "architectures", None) or ()):
+            return TFFunnelBaseModel
+        return cls
+
 
 class TFFunnelForSequenceClassification(SequenceClassificationModel, TFFunnelPreTrainedModel):
     hf_architecture = "FunnelForSequenceClassification"
