@@ -313,7 +313,7 @@ class Seq2SeqStack(keras.layers.Layer):
         if self.dropout is not None:
             x = self.dropout(x, training=training)
         queries = tf.cast(cache_index, tf.int32) + tf.range(tf.shape(x)[1], dtype=tf.int32)
-        length = tf.shape(self_bias)[-1]
+        length = tf.shape(self_bias)[-1] if self_bias is not None else tf.shape(x)[1]
         if self.relative_bias is not None:
             self_bias = self_bias + self.relative_bias(queries, length)
         keys = self.relative_keys(tf.shape(x)[1]) if self.relative_keys is not None else None
