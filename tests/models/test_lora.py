@@ -144,3 +144,34 @@ def test_bad_targets_are_clear_errors(base_folder):
         model.enable_lora(4, target_modules=["nope"])
     with pytest.raises(InvalidInputError, match="rank must be a positive integer"):
         model.enable_lora(0)
+
+
+def test_encoder_decoder_classification_head_trains_and_peft_loads_it(tmp_path):
+    """BART's (and T5's) head is ``classification_head``: a new, random head, so LoRA keeps
+    it trainable and saves it in modules_to_save, where PEFT finds it."""
+    torch.manual_seed(0)
+    config = transformers.BartConfig(
+        vocab_size=40, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=24, decoder_ffn_dim=24, pad_token_id=0,
+        bos_token_id=1, eos_token_id=2, decoder_start_token_id=2,
+        id2label={0: "neg", 1: "pos"},  # (BART saves no default LABEL_i names: 3 on reload)
+        max_position_embeddings=32)
+    transformers.BartForSequenceClassification(config).save_pretrained(tmp_path / "base")
+    ids = np.array([[5, 6, 7, 2], [8, 9, 2, 0]], np.int32)
+    mask = (ids != 0).astype(np.int32)
+    model = load(str(tmp_path / "base")).enable_lora(2, target_modules=["q_proj", "v_proj"])
+    head = list(model.classification_head.trainable_weights)
+    assert head and {id(v) for v in head} <= {id(v) for v in model.trainable_weights}
+    rs = np.random.RandomState(0)
+    for v in head + [a.lora_b for _, a in model._lora["modules"].values()]:  # as if trained
+        v.assign(rs.randn(*v.shape).astype("float32") * 0.3)
+    model.save_pretrained(tmp_path / "adapter")
+    cfg = json.load(open(tmp_path / "adapter" / "adapter_config.json"))
+    assert cfg["modules_to_save"] == ["classification_head"]
+    base = transformers.BartForSequenceClassification.from_pretrained(tmp_path / "base")
+    pt = peft.PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
+    with torch.no_grad():
+        want = pt(input_ids=torch.tensor(ids).long(),
+                  attention_mask=torch.tensor(mask).long()).logits.numpy()
+    np.testing.assert_allclose(model(ids, attention_mask=mask).logits.numpy(), want,
+                               atol=1e-4, rtol=0)

@@ -33,7 +33,9 @@ from . import weights
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 PREFIX = "base_model.model."
-HEAD_MODULES = ("classifier", "score")  # PEFT's modules_to_save for SEQ_CLS
+# PEFT's modules_to_save for SEQ_CLS, and the encoder-decoders' head (BART, T5), a new
+# random head that a PEFT user lists in modules_to_save themselves
+HEAD_MODULES = ("classifier", "score", "classification_head")
 # PEFT's default target modules (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING)
 DEFAULT_TARGETS = {
     "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
