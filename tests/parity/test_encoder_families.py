@@ -123,40 +123,57 @@ def make_labels(head, inputs):
 
 
 class Case:
-    """One family x head: the PyTorch model, its saved folder and the tfhf model loaded from it."""
+    """One family x head: the PyTorch model, its saved folder and the tfhf model loaded from it.
 
-    def __init__(self, family, head, folder):
+    ``pt_model`` and ``inputs`` (other test modules pass theirs) default to this module's."""
+
+    def __init__(self, family, head, folder, pt_model=None, inputs=None, tf_cls=None):
         self.family, self.head, self.folder = family, head, str(folder)
-        torch.manual_seed(CASES.index((family, head)))
-        self.pt = getattr(transformers, ALL[family][0] + head)(hf_config(family, head)).eval()
+        if pt_model is None:
+            torch.manual_seed(CASES.index((family, head)))
+            pt_model = getattr(transformers, ALL[family][0] + head)(hf_config(family, head))
+        self.pt = pt_model.eval()
+        self.pt_class = type(self.pt)
         self.pt.save_pretrained(self.folder)
-        self.inputs = make_inputs(family, head)
+        self.inputs = make_inputs(family, head) if inputs is None else inputs
         self.pt_out = pt_forward(self.pt, self.inputs, output_hidden_states=True,
                                  output_attentions=True)
+        self.tf_class = tf_cls or tf_class(family, head)
         with _keras.policy_scope("float32"):
-            self.tf = tf_class(family, head).from_pretrained(self.folder)
+            self.tf = self.tf_class.from_pretrained(self.folder)
 
 
-@pytest.fixture(scope="module")
-def cases(tmp_path_factory):
+def case_cache(tmp_path_factory, make=Case):
+    """``get(family, head)``: the :class:`Case` made once per module (``make(family, head,
+    folder)``)."""
     cache = {}
 
     def get(family, head):
         if (family, head) not in cache:
-            cache[family, head] = Case(family, head, tmp_path_factory.mktemp(family + head))
+            cache[family, head] = make(family, head, tmp_path_factory.mktemp(family + head))
         return cache[family, head]
 
     return get
 
 
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    return case_cache(tmp_path_factory)
+
+
 # ---------------------------------------------------------------------------- parity
 @pytest.mark.parametrize("family,head", CASES)
 def test_forward_and_loss_parity(cases, family, head):
-    c = cases(family, head)
+    check_forward_and_loss(cases(family, head))
+
+
+def check_forward_and_loss(c):
+    """Outputs (hidden states, attentions), the TFAutoModel class and the loss match."""
+    head = c.head
     out = c.tf(to_tf(c.inputs), output_hidden_states=True, output_attentions=True)
     assert_outputs_match(out, c.pt_out)
     auto = getattr(tfhf, AUTO.get(head, f"TFAutoModel{head}")).from_pretrained(c.folder)
-    assert type(auto) is tf_class(family, head)
+    assert type(auto) is c.tf_class
     labels = make_labels(head, c.inputs)
     if labels:
         pt = pt_forward(c.pt, {**c.inputs, **labels})
@@ -175,9 +192,13 @@ def test_forward_parity_xla(cases, family):
 
 @pytest.mark.parametrize("family,head", CASES)
 def test_tfhf_save_pytorch_load(cases, family, head, tmp_path):
-    c = cases(family, head)
+    check_save_round_trip(cases(family, head), tmp_path)
+
+
+def check_save_round_trip(c, tmp_path):
+    """tfhf's files load in PyTorch (no missing/unexpected weight, same outputs) and in tfhf."""
     c.tf.save_pretrained(tmp_path)
-    pt_cls = getattr(transformers, ALL[family][0] + head)
+    pt_cls = c.pt_class
     pt_model, info = pt_cls.from_pretrained(tmp_path, output_loading_info=True,
                                             attn_implementation="eager")
     assert not info["missing_keys"] and not info["unexpected_keys"], info
@@ -185,7 +206,7 @@ def test_tfhf_save_pytorch_load(cases, family, head, tmp_path):
     reloaded = pt_forward(pt_model.eval(), c.inputs, output_hidden_states=True,
                           output_attentions=True)
     assert_outputs_match(reloaded, c.pt_out, atol=1e-6)
-    again = tf_class(family, head).from_pretrained(tmp_path)
+    again = c.tf_class.from_pretrained(tmp_path)
     for k, v in c.tf(to_tf(c.inputs)).items():
         np.testing.assert_array_equal(as_np(again(to_tf(c.inputs))[k]), as_np(v))
 
@@ -194,16 +215,19 @@ def test_tfhf_save_pytorch_load(cases, family, head, tmp_path):
 def test_legacy_tf_model_h5(cases, family, tmp_path):
     """A ``tf_model.h5`` as transformers 4.x's TF class saved it (Keras 2 HDF5 weights named
     by its name scopes) loads into the same outputs."""
+    check_legacy_h5(cases(family, "ForSequenceClassification"),
+                    f"tf_{family.replace('-', '_')}_for_sequence_classification", tmp_path)
+
+
+def check_legacy_h5(c, model_name, tmp_path):
+    """A sequence classifier's ``tf_model.h5`` (Keras model ``model_name``) loads."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "hub"))
     from test_hub_formats import write_tf_model_h5
 
-    c = cases(family, "ForSequenceClassification")
-    prefix = c.pt.base_model_prefix
-    write_tf_model_h5(tmp_path / "tf_model.h5", c.pt,
-                      f"tf_{family.replace('-', '_')}_for_sequence_classification",
-                      [prefix, "classifier"])
+    write_tf_model_h5(tmp_path / "tf_model.h5", c.pt, model_name,
+                      [c.pt.base_model_prefix, "classifier"])
     shutil.copy(os.path.join(c.folder, "config.json"), tmp_path)
-    model = tf_class(family, "ForSequenceClassification").from_pretrained(tmp_path)
+    model = c.tf_class.from_pretrained(tmp_path)
     assert_close(model(to_tf(c.inputs)).logits, c.pt_out.logits, what="logits")
 
 
@@ -277,10 +301,14 @@ def tiny_classifier_folder(family, folder):
 
 @pytest.mark.parametrize("family", TOKENIZERS)
 def test_auto_tokenizer_returns_tf_tensors(family, tmp_path):
-    TOKENIZERS[family]().save_pretrained(tmp_path)
+    check_auto_tokenizer(TOKENIZERS[family](), tmp_path, ["the film was great", "so boring"])
+
+
+def check_auto_tokenizer(tokenizer, tmp_path, texts):
+    """tfhf's AutoTokenizer of the saved ``tokenizer`` gives transformers' ids as tf.Tensors."""
+    tokenizer.save_pretrained(tmp_path)
     ours = tfhf.AutoTokenizer.from_pretrained(str(tmp_path))
     theirs = transformers.AutoTokenizer.from_pretrained(str(tmp_path))
-    texts = ["the film was great", "so boring"]
     got = ours(texts, padding=True, return_tensors="tf")
     want = theirs(texts, padding=True, return_tensors="np")
     assert set(got) == set(want)

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from .activations import get_activation
 from .attention import attend, merge_heads, split_heads
 from .core import Dense, Embedding, LayerNorm
+from .rotary import apply_rotary_interleaved
 
 
 @register_serializable()
@@ -20,7 +21,8 @@ class TextEmbeddings(keras.layers.Layer):
     """Word + learned position (+ token type) embeddings, then LayerNorm and dropout.
 
     ``position_offset`` selects RoBERTa's scheme: positions count only non-pad tokens and
-    start at ``padding_idx + 1``.
+    start at ``padding_idx + 1``. ``max_positions=0``: no position table (RoFormer's positions
+    are rotary, in the attention).
     """
 
     def __init__(self, vocab_size, hidden_size, max_positions, type_vocab_size=0,
@@ -30,8 +32,9 @@ class TextEmbeddings(keras.layers.Layer):
         self.vocab_size, self.max_positions = vocab_size, max_positions
         self.padding_idx, self.position_offset = padding_idx, position_offset
         self.word_embeddings = Embedding(vocab_size, hidden_size, init_std, name="word_embeddings")
-        self.position_embeddings = Embedding(max_positions, hidden_size, init_std,
-                                             name="position_embeddings")
+        self.position_embeddings = (Embedding(max_positions, hidden_size, init_std,
+                                              name="position_embeddings")
+                                    if max_positions else None)
         self.token_type_embeddings = (Embedding(type_vocab_size, hidden_size, init_std,
                                                 name="token_type_embeddings")
                                       if type_vocab_size else None)
@@ -52,17 +55,20 @@ class TextEmbeddings(keras.layers.Layer):
         t = tf.shape(input_ids)[1]
         return tf.range(past_length, past_length + t)[None, :]
 
+    def _position_ids(self, x, input_ids, position_ids):
+        if position_ids is not None:
+            return position_ids
+        if input_ids is None:
+            t = tf.shape(x)[1]
+            offset = self.padding_idx + 1 if self.position_offset else 0
+            return tf.range(offset, offset + t)[None, :]
+        return self.position_ids_for(input_ids)
+
     def call(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
              training=False):
         x = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
-        if position_ids is None:
-            if input_ids is None:
-                t = tf.shape(x)[1]
-                offset = self.padding_idx + 1 if self.position_offset else 0
-                position_ids = tf.range(offset, offset + t)[None, :]
-            else:
-                position_ids = self.position_ids_for(input_ids)
-        x = x + self.position_embeddings(position_ids)
+        if self.position_embeddings is not None:
+            x = x + self.position_embeddings(self._position_ids(x, input_ids, position_ids))
         if self.token_type_embeddings is not None:
             if token_type_ids is None:
                 token_type_ids = tf.zeros(tf.shape(x)[:2], tf.int32)
@@ -73,10 +79,13 @@ class TextEmbeddings(keras.layers.Layer):
 @register_serializable()
 class SelfAttention(keras.layers.Layer):
     """Q/K/V projections, scaled dot-product attention (:func:`~tfhf.layers.attention.attend`),
-    output projection."""
+    output projection. ``rotary`` (a ``(sin, cos)`` pair, RoFormer) rotates queries and keys,
+    and values too with ``rotary_value``."""
 
-    def __init__(self, hidden_size, num_heads, dropout=0.0, init_std=0.02, **kwargs):
+    def __init__(self, hidden_size, num_heads, dropout=0.0, init_std=0.02, rotary_value=False,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.rotary_value = rotary_value
         if hidden_size % num_heads:
             raise ConfigError(f"hidden_size={hidden_size} is not a multiple of "
                               f"num_attention_heads={num_heads}.")
@@ -93,10 +102,14 @@ class SelfAttention(keras.layers.Layer):
             d.build(None)
         self.built = True
 
-    def call(self, x, bias=None, training=False):
+    def call(self, x, bias=None, training=False, rotary=None):
         q = split_heads(self.query(x), self.num_heads, self.head_dim)
         k = split_heads(self.key(x), self.num_heads, self.head_dim)
         v = split_heads(self.value(x), self.num_heads, self.head_dim)
+        if rotary is not None:
+            q, k = (apply_rotary_interleaved(t, *rotary) for t in (q, k))
+            if self.rotary_value:
+                v = apply_rotary_interleaved(v, *rotary)
         ctx, probs = attend(q, k, v, bias, self.dropout, training)
         return self.out(merge_heads(ctx)), probs
 
@@ -132,11 +145,13 @@ class EncoderBlock(keras.layers.Layer):
 
     def __init__(self, hidden_size, num_heads, intermediate_size, activation="gelu",
                  layer_norm_eps=1e-12, hidden_dropout=0.0, attention_dropout=0.0,
-                 init_std=0.02, attention_output_dropout=True, attention=None, **kwargs):
+                 init_std=0.02, attention_output_dropout=True, attention=None, rotary_value=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.attention_output_dropout = attention_output_dropout
         self.attention = attention or SelfAttention(hidden_size, num_heads, attention_dropout,
-                                                    init_std, name="attention")
+                                                    init_std, rotary_value=rotary_value,
+                                                    name="attention")
         self.attention_norm = LayerNorm(hidden_size, layer_norm_eps, name="attention_norm")
         self.ffn = FeedForward(hidden_size, intermediate_size, activation, init_std, name="ffn")
         self.output_norm = LayerNorm(hidden_size, layer_norm_eps, name="output_norm")
@@ -192,12 +207,13 @@ class EncoderStack(keras.layers.Layer):
         self.built = True
 
     def call(self, x, bias=None, output_hidden_states=False, output_attentions=False,
-             training=False):
+             training=False, rotary=None):
         hidden, attns = [], []
+        extra = {} if rotary is None else {"rotary": rotary}  # (sin, cos): RoFormer
         for block in self.schedule():
             if output_hidden_states:
                 hidden.append(x)
-            x, probs = block(x, bias=bias, training=training)
+            x, probs = block(x, bias=bias, training=training, **extra)
             if output_attentions:
                 attns.append(probs)
         if output_hidden_states:

@@ -22,7 +22,9 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from .._keras import register_serializable
 from ..errors import ConfigError
+from .seq2seq import SinusoidalTable
 
 ROPE_TYPES = ("default", "linear", "dynamic", "yarn", "llama3")
 
@@ -158,3 +160,38 @@ def apply_rotary(x, cos, sin):
     """Rotate (batch, t, heads, head_dim) vectors: ``x cos + rotate_half(x) sin``."""
     x1, x2 = tf.split(x, 2, axis=-1)
     return x * cos + tf.concat([-x2, x1], axis=-1) * sin
+
+
+# ---------------------------------------------------------------------------- RoFormer's layout
+def interleaved_sinusoids(num_positions, dim):
+    """RoFormer's ``embed_positions`` table: ``[sin | cos]`` halves of the angles
+    ``pos / 10000 ** (2j / dim)``, computed in float64 as transformers does."""
+    if dim % 2:
+        raise ConfigError(f"Rotary position embeddings need an even head size; got {dim} "
+                          "(hidden_size / num_attention_heads).")
+    pos = np.arange(num_positions, dtype=np.float64)[:, None]
+    angles = pos / np.power(10000.0, 2 * np.arange(dim // 2, dtype=np.float64) / dim)[None, :]
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1).astype(np.float32)
+
+
+def apply_rotary_interleaved(x, sin, cos):
+    """Rotate (batch, heads, t, head_dim) vectors pair by pair, pairs (2i, 2i + 1) by angle i
+    (RoFormer's layout); ``sin`` and ``cos`` are (t, head_dim / 2)."""
+    sin, cos = tf.cast(sin, x.dtype), tf.cast(cos, x.dtype)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    rotated = tf.stack([even * cos - odd * sin, odd * cos + even * sin], axis=-1)
+    return tf.reshape(rotated, tf.shape(x))
+
+
+@register_serializable()
+class RotaryTable(SinusoidalTable):
+    """A frozen table of :func:`interleaved_sinusoids` (a saved, non-trainable weight, as
+    RoFormer's checkpoints carry it); ``call(length)`` gives ``(sin, cos)`` of the first
+    ``length`` positions, each (length, dim / 2)."""
+
+    def table(self):
+        return interleaved_sinusoids(self.num_embeddings, self.dim)
+
+    def call(self, length):
+        rows = tf.cast(self.embeddings[:length], tf.float32)
+        return rows[:, : self.dim // 2], rows[:, self.dim // 2:]

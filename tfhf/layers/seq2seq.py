@@ -46,10 +46,14 @@ def sinusoidal_table(num_positions, dim, padding_idx=None):
 
 
 class SinusoidalTable(Embedding):
-    """A frozen (non-trainable) position table initialized with :func:`sinusoidal_table`."""
+    """A frozen (non-trainable) position table initialized with :func:`sinusoidal_table`
+    (a subclass gives another ``table()``)."""
+
+    def table(self):
+        return sinusoidal_table(self.num_embeddings, self.dim)
 
     def build(self, input_shape=None):
-        table = sinusoidal_table(self.num_embeddings, self.dim)
+        table = self.table()
 
         def init(shape, dtype=None):
             return tf.constant(table, dtype=dtype or tf.float32)

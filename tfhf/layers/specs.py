@@ -30,7 +30,7 @@ NO_POSITIONS = "none"
 @dataclass
 class EncoderSpec:
     """A post-LayerNorm BERT-style encoder (BERT, RoBERTa, DistilBERT, XLM-R, CamemBERT,
-    ELECTRA, ALBERT, MPNet)."""
+    ELECTRA, ALBERT, MPNet, RoFormer)."""
 
     vocab_size: int
     hidden_size: int
@@ -57,6 +57,11 @@ class EncoderSpec:
     relative_max_distance: int = 128
     # sliding-window attention (Longformer): each layer's attention_window
     attention_windows: tuple = ()
+    # a learned absolute position table in the embeddings (RoFormer has none: rotary)
+    absolute_positions: bool = True
+    # RoFormer's rotary positions on queries and keys (and values with rotary_value)
+    rotary: bool = False
+    rotary_value: bool = False
 
     @property
     def embedding_dim(self):

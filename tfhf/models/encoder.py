@@ -1,4 +1,5 @@
-"""BERT-style encoders (BERT, RoBERTa, DistilBERT, XLM-R, CamemBERT, ELECTRA, ALBERT, MPNet):
+"""BERT-style encoders (BERT, RoBERTa, DistilBERT, XLM-R, CamemBERT, ELECTRA, ALBERT, MPNet,
+RoFormer):
 the backbone and the task models.
 
 A family describes itself with an :class:`~tfhf.layers.specs.EncoderSpec` built from its
@@ -17,6 +18,7 @@ from .._keras import keras, register_serializable
 from ..errors import InvalidInputError
 from ..layers import Dense, EncoderStack, Pooler, TextEmbeddings, attention_bias_from_mask
 from ..layers.core import build_sublayers
+from ..layers.rotary import RotaryTable
 from ..layers.seq2seq import RelativePositionBias
 from ..layers.specs import EncoderSpec
 from ..training import losses
@@ -57,16 +59,16 @@ def check_encoder_inputs(spec, input_ids, attention_mask, token_type_ids, inputs
 
 @register_serializable()
 class EncoderMainLayer(keras.layers.Layer):
-    """Embeddings -> encoder blocks [-> pooler]; checks its inputs (tfhf.models.inputs)."""
+    """Embeddings -> encoder blocks [-> pooler]; checks its inputs (tfhf.models.inputs).
+
+    A family with blocks of its own (MobileBERT) subclasses it and overrides
+    ``make_embeddings`` / ``make_encoder`` / ``make_pooler``.
+    """
 
     def __init__(self, spec: EncoderSpec, with_pooler=True, **kwargs):
         super().__init__(**kwargs)
         self.spec = spec
-        self.embeddings = TextEmbeddings(
-            spec.vocab_size, spec.embedding_dim, spec.max_positions, spec.type_vocab_size,
-            spec.layer_norm_eps, spec.hidden_dropout, spec.init_std,
-            padding_idx=spec.pad_token_id, position_offset=spec.roberta_positions,
-            name="embeddings")
+        self.embeddings = self.make_embeddings(spec)
         self.embeddings_project = (
             Dense(spec.embedding_size, spec.hidden_size, init_std=spec.init_std,
                   name="embeddings_project") if spec.embedding_size else None)
@@ -75,8 +77,19 @@ class EncoderMainLayer(keras.layers.Layer):
                                  spec.num_heads, bidirectional=True, init_std=spec.init_std,
                                  name="relative_bias") if spec.relative_buckets else None)
         self.encoder = self.make_encoder(spec)
-        self.pooler = (Pooler(spec.hidden_size, spec.init_std, name="pooler") if with_pooler
-                       else None)
+        # RoFormer: a frozen sinusoid table (saved as encoder.embed_positions), rotary
+        self.rotary = (RotaryTable(spec.max_positions, spec.hidden_size // spec.num_heads,
+                                   name="rotary") if spec.rotary else None)
+        self.pooler = self.make_pooler(spec) if with_pooler else None
+
+    @staticmethod
+    def make_embeddings(spec):
+        return TextEmbeddings(
+            spec.vocab_size, spec.embedding_dim,
+            spec.max_positions if spec.absolute_positions else 0, spec.type_vocab_size,
+            spec.layer_norm_eps, spec.hidden_dropout, spec.init_std,
+            padding_idx=spec.pad_token_id, position_offset=spec.roberta_positions,
+            name="embeddings")
 
     @staticmethod
     def make_encoder(spec):
@@ -88,7 +101,12 @@ class EncoderMainLayer(keras.layers.Layer):
             intermediate_size=spec.intermediate_size, activation=spec.activation,
             layer_norm_eps=spec.layer_norm_eps, hidden_dropout=spec.hidden_dropout,
             attention_dropout=spec.attention_dropout, init_std=spec.init_std,
-            attention_output_dropout=spec.attention_output_dropout, name="encoder")
+            attention_output_dropout=spec.attention_output_dropout,
+            rotary_value=spec.rotary_value, name="encoder")
+
+    @staticmethod
+    def make_pooler(spec):
+        return Pooler(spec.hidden_size, spec.init_std, name="pooler")
 
     def build(self, input_shape=None):
         build_sublayers(self)
@@ -107,8 +125,10 @@ class EncoderMainLayer(keras.layers.Layer):
         if self.relative_bias is not None:
             t = tf.shape(x)[1]
             bias = bias + self.relative_bias(tf.range(t), t)
+        rotary = self.rotary(tf.shape(x)[1]) if self.rotary is not None else None
         x, hidden, attns = self.encoder(x, bias=bias, output_hidden_states=output_hidden_states,
-                                        output_attentions=output_attentions, training=training)
+                                        output_attentions=output_attentions, training=training,
+                                        rotary=rotary)
         pooled = self.pooler(x) if self.pooler is not None else None
         return x, pooled, hidden, attns
 
@@ -276,12 +296,14 @@ class MaskedLMModel:
 
     def __init__(self, config, **kwargs):
         super().__init__(config, **kwargs)
-        spec = self.spec(config)
-        self.mlm = MaskedLMHead(spec.hidden_size, spec.vocab_size,
-                                self.mlm_activation or spec.activation, spec.layer_norm_eps,
-                                tied=getattr(config, "tie_word_embeddings", True),
-                                init_std=spec.init_std, embedding_size=spec.embedding_size,
-                                name="mlm")
+        self.mlm = self.make_mlm_head(config, self.spec(config))
+
+    def make_mlm_head(self, config, spec):
+        return MaskedLMHead(spec.hidden_size, spec.vocab_size,
+                            self.mlm_activation or spec.activation, spec.layer_norm_eps,
+                            tied=getattr(config, "tie_word_embeddings", True),
+                            init_std=spec.init_std, embedding_size=spec.embedding_size,
+                            name="mlm")
 
     def hf_state_dict(self):
         state = super().hf_state_dict()
@@ -310,6 +332,7 @@ class MultipleChoiceModel:
 
     The head is dropout + a (hidden, 1) dense on the pooled output; ``choice_summary=True``
     puts ELECTRA's summary (dense + ``config.summary_activation`` on the first token) first.
+    A family changes the head's options in ``choice_head`` (RoFormer reads the last token).
     """
 
     task = "multiple_choice"

@@ -16,13 +16,14 @@ class ClassificationHead(keras.layers.Layer):
     """[dropout] -> [dense -> activation -> dropout] -> out, on the pooled output or first token.
 
     ``input_dropout=False`` skips the first dropout (DistilBERT's pre_classifier sees the
-    first token as is).
+    first token as is). ``token_index`` picks another token than the first (-1: the last).
     """
 
     def __init__(self, hidden_size, num_labels, dropout=0.1, inner_activation=None,
-                 use_pooled=False, init_std=0.02, input_dropout=True, **kwargs):
+                 use_pooled=False, init_std=0.02, input_dropout=True, token_index=0, **kwargs):
         super().__init__(**kwargs)
         self.use_pooled, self.input_dropout = use_pooled, input_dropout
+        self.token_index = token_index
         self.dense = (Dense(hidden_size, hidden_size, init_std=init_std, name="dense")
                       if inner_activation else None)
         self.act = get_activation(inner_activation) if inner_activation else None
@@ -36,7 +37,7 @@ class ClassificationHead(keras.layers.Layer):
         self.built = True
 
     def call(self, hidden, pooled=None, training=False):
-        x = pooled if self.use_pooled else hidden[:, 0]
+        x = pooled if self.use_pooled else hidden[:, self.token_index]
         if self.dense is not None:
             if self.input_dropout:
                 x = self.dropout(x, training=training)

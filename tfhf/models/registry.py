@@ -52,6 +52,22 @@ MODELS = {
         "multiple_choice": "camembert.modeling:TFCamembertForMultipleChoice",
         "masked_lm": "camembert.modeling:TFCamembertForMaskedLM",
     },
+    "roformer": {
+        "base": "roformer.modeling:TFRoFormerModel",
+        "sequence_classification": "roformer.modeling:TFRoFormerForSequenceClassification",
+        "token_classification": "roformer.modeling:TFRoFormerForTokenClassification",
+        "question_answering": "roformer.modeling:TFRoFormerForQuestionAnswering",
+        "multiple_choice": "roformer.modeling:TFRoFormerForMultipleChoice",
+        "masked_lm": "roformer.modeling:TFRoFormerForMaskedLM",
+    },
+    "mobilebert": {
+        "base": "mobilebert.modeling:TFMobileBertModel",
+        "sequence_classification": "mobilebert.modeling:TFMobileBertForSequenceClassification",
+        "token_classification": "mobilebert.modeling:TFMobileBertForTokenClassification",
+        "question_answering": "mobilebert.modeling:TFMobileBertForQuestionAnswering",
+        "multiple_choice": "mobilebert.modeling:TFMobileBertForMultipleChoice",
+        "masked_lm": "mobilebert.modeling:TFMobileBertForMaskedLM",
+    },
     "distilbert": {
         "base": "distilbert.modeling:TFDistilBertModel",
         "sequence_classification": "distilbert.modeling:TFDistilBertForSequenceClassification",
