@@ -20,18 +20,13 @@ many rows are a float32 GEMM's job).
 
 from __future__ import annotations
 
-import functools
-
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as tf2xla
 from tensorflow.python.ops import control_flow_util
 
+from ..hardware import has_accelerator
+
 MAX_ROWS = 8
-
-
-@functools.lru_cache(maxsize=None)
-def _cpu_only():
-    return not tf.config.list_logical_devices("GPU")
 
 
 def streams(x, kernel) -> bool:
@@ -42,7 +37,7 @@ def streams(x, kernel) -> bool:
     if rows is None or rows > MAX_ROWS:
         return False
     graph = tf.compat.v1.get_default_graph()
-    return control_flow_util.GraphOrParentsInXlaContext(graph) and _cpu_only()
+    return control_flow_util.GraphOrParentsInXlaContext(graph) and not has_accelerator()
 
 
 def _barrier_gradient(op, *grads):

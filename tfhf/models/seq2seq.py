@@ -205,6 +205,13 @@ class TFSeq2SeqPreTrainedModel(TFPreTrainedModel):
         kwargs.pop("token_type_ids", None)
         return input_ids, kwargs
 
+    def _call_inputs(self, input_ids, kwargs):
+        """``call``'s inputs: (input_ids, attention_mask, decoder_input_ids,
+        decoder_attention_mask, labels, encoder_outputs, the other keyword arguments)."""
+        input_ids, kw = self._unpack_all(input_ids, kwargs)
+        return (input_ids, kw.pop("attention_mask"), kw.pop("decoder_input_ids"),
+                kw.pop("decoder_attention_mask"), kw.pop("labels"), kw.pop("encoder_outputs"), kw)
+
 
 class TFSeq2SeqModel(TFSeq2SeqPreTrainedModel):
     """The bare encoder-decoder: the decoder's last hidden state and the encoder's."""
@@ -283,13 +290,10 @@ class TFSeq2SeqLMBase(Seq2SeqGenerationMixin, TFSeq2SeqPreTrainedModel):
     def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None,
              decoder_attention_mask=None, labels=None, encoder_outputs=None,
              output_hidden_states=None, return_dict=None, training=False, **kwargs):
-        input_ids, kw = self._unpack_all(input_ids, dict(
-            attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
-            decoder_attention_mask=decoder_attention_mask, labels=labels,
-            encoder_outputs=encoder_outputs, **kwargs))
-        mask, dec_ids, dec_mask = (kw.pop("attention_mask"), kw.pop("decoder_input_ids"),
-                                   kw.pop("decoder_attention_mask"))
-        labels, enc_out = kw.pop("labels"), kw.pop("encoder_outputs")
+        input_ids, mask, dec_ids, dec_mask, labels, enc_out, kw = self._call_inputs(
+            input_ids, dict(attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
+                            decoder_attention_mask=decoder_attention_mask, labels=labels,
+                            encoder_outputs=encoder_outputs, **kwargs))
         if self.main_input_name != "input_ids" and input_ids is None:
             input_ids = kw.pop(self.main_input_name, None)
         self._check_unknown(kw)

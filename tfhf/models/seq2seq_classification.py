@@ -86,13 +86,10 @@ class Seq2SeqForSequenceClassification:
     def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None,
              decoder_attention_mask=None, labels=None, encoder_outputs=None,
              output_hidden_states=None, return_dict=None, training=False, **kwargs):
-        input_ids, kw = self._unpack_all(input_ids, dict(
-            attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
-            decoder_attention_mask=decoder_attention_mask, labels=labels,
-            encoder_outputs=encoder_outputs, **kwargs))
-        mask, dec_ids, dec_mask = (kw.pop("attention_mask"), kw.pop("decoder_input_ids"),
-                                   kw.pop("decoder_attention_mask"))
-        labels, enc_out = kw.pop("labels"), kw.pop("encoder_outputs")
+        input_ids, mask, dec_ids, dec_mask, labels, enc_out, kw = self._call_inputs(
+            input_ids, dict(attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
+                            decoder_attention_mask=decoder_attention_mask, labels=labels,
+                            encoder_outputs=encoder_outputs, **kwargs))
         self._check_unknown(kw)
         if input_ids is None:
             raise InvalidInputError(f"{type(self).__name__} needs input_ids: it pools the "
