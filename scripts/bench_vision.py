@@ -232,6 +232,10 @@ def main(argv=None):
             "versions": {"tensorflow": tf.__version__, "torch": torch.__version__,
                          "transformers": transformers.__version__},
             "threads": args.threads or "default", "repeats": args.repeats, "tiny": args.tiny,
+            # PyTorch's OpenMP threads spin between ops unless told otherwise: fast on a quiet
+            # machine, up to ~10x slower when other jobs share the cores (see bench_tts.py).
+            # Figures are only comparable when this and the load averages are recorded.
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default (active)"),
             "rows": []}
     tmp = tempfile.mkdtemp(prefix="tfhf-bench-vision-")
     try:
