@@ -53,6 +53,22 @@ print(caption)
         captioner({"not": "an image"})
 
 
+def test_captioner_alone_with_the_compiled_loop_and_across_chat_turns(blip_folder, picture):
+    # the tool as a user gets it: default generation settings (the XLA-compiled decode loop)
+    captioner = load_tool("image-captioning", model_repo_id=blip_folder,
+                          generate_kwargs={"max_new_tokens": NEW})
+    expected = blip_reference(blip_folder, Image.fromarray(picture))[0]["generated_text"].strip()
+    assert expected
+    llm = ScriptedLLM(code_reply("caption = image_captioner(image=image)\ncaption"),
+                      code_reply("again = image_captioner(image=image)\n[caption, again]"))
+    agent = Agent(llm=llm, additional_tools=[captioner], default_tools=False, log=None)
+    caption = agent.chat("What does this image show?", image=AgentImage(picture))
+    assert isinstance(caption, AgentText) and caption == expected
+    # the image and the first caption stay in the chat's state for the next turn
+    first, again = agent.chat("Caption it once more.")
+    assert first == expected and again == expected
+
+
 def test_image_qa_gives_the_best_answer(vilt_folder, picture):
     tool = load_tool("image_qa", model_repo_id=vilt_folder)
     question = "what is in the picture ?"
