@@ -132,10 +132,15 @@ def test_vocoder_matches_pytorch(models):
     with torch.no_grad():
         ref = voc(torch.tensor(x)).numpy()
         ref1 = voc(torch.tensor(x[0])).numpy()
+        ref1_5 = voc(torch.tensor(x[0, :5])).numpy()
     np.testing.assert_allclose(tvoc(x).numpy(), ref, atol=ATOL)
     np.testing.assert_allclose(tvoc(x[0]).numpy(), ref1, atol=ATOL)
-    # compiled on a 64-frame bucket, masked: the unpadded waveform
+    # the default graph with a dynamic frame axis: any length, one trace
     np.testing.assert_allclose(tvoc.synthesize(x).numpy(), ref, atol=ATOL)
+    np.testing.assert_allclose(tvoc.synthesize(x[0, :5]).numpy(), ref1_5, atol=ATOL)
+    assert tvoc._compiled["graph"].experimental_get_tracing_count() == 1
+    # XLA, compiled on a 64-frame bucket, masked: the unpadded waveform
+    np.testing.assert_allclose(tvoc.synthesize(x, jit_compile=True).numpy(), ref, atol=ATOL)
 
 
 @pytest.mark.parametrize("rows", [1, 2])
