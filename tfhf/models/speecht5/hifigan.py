@@ -155,7 +155,7 @@ class TFSpeechT5HifiGan(TFPreTrainedModel):
         frames = int(x.shape[1])
         bucket = max(FRAME_BUCKET, -(-frames // FRAME_BUCKET) * FRAME_BUCKET)
         x = tf.pad(x, [[0, 0], [0, bucket - frames], [0, 0]])
-        key = (int(x.shape[0]), bucket, True)
+        key = f"xla/{int(x.shape[0])}x{bucket}"  # str keys: tf_keras sorts a tracked dict's
         fn = self._compiled.get(key)
         if fn is None:
             fn = tf.function(lambda s, n: self(s, lengths=n), jit_compile=True)
