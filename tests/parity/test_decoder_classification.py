@@ -104,16 +104,22 @@ def test_logits_match_pytorch_under_xla(cases, family):
                                atol=ATOL, rtol=0)
 
 
+def pytorch_reload(model, pt_cls, folder):
+    """tfhf's ``save_pretrained`` files in PyTorch: no missing or unexpected weight."""
+    model.save_pretrained(folder)
+    pt, info = pt_cls.from_pretrained(folder, output_loading_info=True,
+                                      attn_implementation="eager")
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    assert pt.config.architectures == [pt_cls.__name__]
+    return pt.eval()
+
+
 @pytest.mark.parametrize("family", ["qwen2", "gpt2"])
 def test_tfhf_save_pytorch_load(cases, family, tmp_path):
     c = cases(family)
-    c.tf.save_pretrained(tmp_path)
-    pt, info = c.pt_cls.from_pretrained(tmp_path, output_loading_info=True,
-                                        attn_implementation="eager")
-    assert not info["missing_keys"] and not info["unexpected_keys"], info
-    assert pt.config.architectures == [c.pt_cls.__name__]
+    pt = pytorch_reload(c.tf, c.pt_cls, tmp_path)
     ids, mask = batch()
-    np.testing.assert_allclose(as_np(pt_logits(pt.eval(), ids, mask).logits),
+    np.testing.assert_allclose(as_np(pt_logits(pt, ids, mask).logits),
                                as_np(pt_logits(c.pt, ids, mask).logits), atol=1e-6, rtol=0)
 
 

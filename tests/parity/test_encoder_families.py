@@ -1,5 +1,6 @@
 """Parity of the encoder families added on the shared encoder (XLM-RoBERTa, CamemBERT, ELECTRA,
-ALBERT, MPNet, DeBERTa, DeBERTa-v2) and of the multiple-choice head, with PyTorch transformers.
+ALBERT, MPNet, DeBERTa, DeBERTa-v2) and of the multiple-choice head (also BERT's, RoBERTa's and
+DistilBERT's), with PyTorch transformers.
 
 Every family x head is built from a tiny random config with PyTorch transformers, saved and
 loaded into tfhf (family class and TFAutoModel class): outputs, hidden states, attentions and
@@ -67,8 +68,12 @@ FAMILIES = {
     "deberta-v2": ("DebertaV2", "DebertaV2Config", _DEBERTA_V2, COMMON, False),
 }
 # the multiple-choice head of the families tfhf had before
+_DISTILBERT = dict(vocab_size=VOCAB, dim=HIDDEN, n_layers=LAYERS, n_heads=HEADS, hidden_dim=FFN,
+                   max_position_embeddings=MAX_POS, pad_token_id=0)
 MC_ONLY = {"bert": ("Bert", "BertConfig", _BERT, ("ForMultipleChoice",), True),
-           "roberta": ("Roberta", "RobertaConfig", _ROBERTA, ("ForMultipleChoice",), False)}
+           "roberta": ("Roberta", "RobertaConfig", _ROBERTA, ("ForMultipleChoice",), False),
+           "distilbert": ("DistilBert", "DistilBertConfig", _DISTILBERT, ("ForMultipleChoice",),
+                          False)}
 ALL = {**FAMILIES, **MC_ONLY}
 AUTO = {"Model": "TFAutoModel", "ForMultipleChoice": "TFAutoModelForMultipleChoice",
         "ForPreTraining": "TFAutoModelForPreTraining"}
@@ -182,9 +187,10 @@ def check_forward_and_loss(c):
         assert_close(got.loss, pt.loss, what="loss")
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_forward_parity_xla(cases, family):
-    c = cases(family, "ForSequenceClassification")
+@pytest.mark.parametrize("family,head", [(f, "ForSequenceClassification") for f in FAMILIES]
+                         + [("distilbert", "ForMultipleChoice")])
+def test_forward_parity_xla(cases, family, head):
+    c = cases(family, head)
     fn = tf.function(lambda x: c.tf(x, output_hidden_states=True, output_attentions=True),
                      jit_compile=True)
     assert_outputs_match(fn(to_tf(c.inputs)), c.pt_out)

@@ -49,9 +49,11 @@ class ClassificationHead(keras.layers.Layer):
 class TokenHead(keras.layers.Layer):
     """Dropout then a per-token dense projection (token classification, QA span logits)."""
 
-    def __init__(self, hidden_size, num_outputs, dropout=0.1, init_std=0.02, **kwargs):
+    def __init__(self, hidden_size, num_outputs, dropout=0.1, init_std=0.02, use_bias=True,
+                 **kwargs):
         super().__init__(**kwargs)
-        self.out = Dense(hidden_size, num_outputs, init_std=init_std, name="out")
+        self.out = Dense(hidden_size, num_outputs, use_bias=use_bias, init_std=init_std,
+                         name="out")
         self.dropout = keras.layers.Dropout(dropout)
 
     def build(self, input_shape=None):

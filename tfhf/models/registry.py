@@ -73,6 +73,7 @@ MODELS = {
         "sequence_classification": "distilbert.modeling:TFDistilBertForSequenceClassification",
         "token_classification": "distilbert.modeling:TFDistilBertForTokenClassification",
         "question_answering": "distilbert.modeling:TFDistilBertForQuestionAnswering",
+        "multiple_choice": "distilbert.modeling:TFDistilBertForMultipleChoice",
         "masked_lm": "distilbert.modeling:TFDistilBertForMaskedLM",
     },
     "electra": {
@@ -137,16 +138,22 @@ MODELS = {
         "base": "llama.modeling:TFLlamaModel",
         "causal_lm": "llama.modeling:TFLlamaForCausalLM",
         "sequence_classification": "llama.modeling:TFLlamaForSequenceClassification",
+        "token_classification": "llama.modeling:TFLlamaForTokenClassification",
+        "question_answering": "llama.modeling:TFLlamaForQuestionAnswering",
     },
     "mistral": {
         "base": "mistral.modeling:TFMistralModel",
         "causal_lm": "mistral.modeling:TFMistralForCausalLM",
         "sequence_classification": "mistral.modeling:TFMistralForSequenceClassification",
+        "token_classification": "mistral.modeling:TFMistralForTokenClassification",
+        "question_answering": "mistral.modeling:TFMistralForQuestionAnswering",
     },
     "qwen2": {
         "base": "qwen2.modeling:TFQwen2Model",
         "causal_lm": "qwen2.modeling:TFQwen2ForCausalLM",
         "sequence_classification": "qwen2.modeling:TFQwen2ForSequenceClassification",
+        "token_classification": "qwen2.modeling:TFQwen2ForTokenClassification",
+        "question_answering": "qwen2.modeling:TFQwen2ForQuestionAnswering",
     },
     "gemma3_text": {
         "base": "gemma3.modeling:TFGemma3TextModel",
@@ -157,6 +164,8 @@ MODELS = {
         "base": "gpt2.modeling:TFGPT2Model",
         "causal_lm": "gpt2.modeling:TFGPT2LMHeadModel",
         "sequence_classification": "gpt2.modeling:TFGPT2ForSequenceClassification",
+        "token_classification": "gpt2.modeling:TFGPT2ForTokenClassification",
+        "question_answering": "gpt2.modeling:TFGPT2ForQuestionAnswering",
     },
     "t5": {
         "base": "t5.modeling:TFT5Model",

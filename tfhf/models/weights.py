@@ -182,11 +182,27 @@ def lm_head_weights(config):
     return {"lm_head.weight": "lm_head.kernel"}
 
 
-def decoder_head_weights(task, config):
-    """A decoder family's head table: ``score`` (sequence classification, no bias) or the
-    LM head (:func:`lm_head_weights`)."""
+def token_head_bias(config, head_name="score"):
+    """Whether a decoder's token-classification head has a bias: transformers' generic
+    ``score`` head unless ``config.token_classification_bias`` is False; GPT-2's
+    ``classifier`` always."""
+    return head_name != "score" or bool(getattr(config, "token_classification_bias", True))
+
+
+def decoder_head_weights(task, config, token_head="score"):
+    """A decoder family's head table: ``score`` (sequence classification, no bias), the
+    token-classification head ``token_head`` (GPT-2 names it ``classifier``), the QA span
+    head ``qa_outputs`` or the LM head (:func:`lm_head_weights`)."""
     if task == "sequence_classification":
         return {"score.weight": "score.kernel"}
+    if task == "token_classification":
+        table = {f"{token_head}.weight": f"{token_head}.out.kernel"}
+        if token_head_bias(config, token_head):
+            table[f"{token_head}.bias"] = f"{token_head}.out.bias"
+        return table
+    if task == "question_answering":
+        return {"qa_outputs.weight": "qa_outputs.out.kernel",
+                "qa_outputs.bias": "qa_outputs.out.bias"}
     return lm_head_weights(config)
 
 

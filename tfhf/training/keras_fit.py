@@ -133,8 +133,12 @@ class KerasTrainingMixin:
             return super().compute_loss(x, y, pred, sample_weight)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        return super().compute_metrics(x, self._labels_from(x, y), self._prediction_for(y_pred),
-                                       sample_weight)
+        labels, pred = self._labels_from(x, y), self._prediction_for(y_pred)
+        if isinstance(pred, tuple) and hasattr(labels, "keys"):
+            # QA: (start_logits, end_logits) meet (start_positions, end_positions); tf_keras
+            # rejects a dict of labels whose keys name no model output
+            labels = tuple(labels[k] for k in self.label_names if k in labels)
+        return super().compute_metrics(x, labels, pred, sample_weight)
 
     def train_step(self, data):
         return _multi_worker_logs(super().train_step(data))

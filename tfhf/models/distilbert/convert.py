@@ -16,14 +16,16 @@ def base_weights(config, with_pooler=False):
     return t  # DistilBERT has no pooler
 
 
+_CLASSIFIER = {  # pre_classifier + classifier on the first token (also one logit per choice)
+    "pre_classifier.weight": "classifier.dense.kernel",
+    "pre_classifier.bias": "classifier.dense.bias",
+    "classifier.weight": "classifier.out.kernel",
+    "classifier.bias": "classifier.out.bias",
+}
 HEADS = {
     **ENCODER_TOKEN_HEADS,
-    "sequence_classification": {
-        "pre_classifier.weight": "classifier.dense.kernel",
-        "pre_classifier.bias": "classifier.dense.bias",
-        "classifier.weight": "classifier.out.kernel",
-        "classifier.bias": "classifier.out.bias",
-    },
+    "sequence_classification": _CLASSIFIER,
+    "multiple_choice": _CLASSIFIER,
     "masked_lm": {
         "vocab_transform.weight": "mlm.dense.kernel",
         "vocab_transform.bias": "mlm.dense.bias",

@@ -15,8 +15,9 @@ from transformers import DistilBertConfig
 
 from ...errors import ConfigError
 from ...layers.specs import EncoderSpec
-from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, QuestionAnsweringModel,
-                       SequenceClassificationModel, TokenClassificationModel)
+from ..encoder import (BaseModel, EncoderPreTrainedModel, MaskedLMModel, MultipleChoiceModel,
+                       QuestionAnsweringModel, SequenceClassificationModel,
+                       TokenClassificationModel)
 from . import convert
 
 LAYER_NORM_EPS = 1e-12  # hard-coded in DistilBERT, not a config field
@@ -93,6 +94,17 @@ class TFDistilBertForQuestionAnswering(QuestionAnsweringModel, TFDistilBertPreTr
     @staticmethod
     def qa_dropout(config):
         return config.qa_dropout
+
+
+class TFDistilBertForMultipleChoice(MultipleChoiceModel, TFDistilBertPreTrainedModel):
+    """The sequence classifier's head (``pre_classifier`` + ReLU + dropout + ``classifier``)
+    on each choice's first token, to one logit."""
+
+    hf_architecture = "DistilBertForMultipleChoice"
+
+    def choice_head(self, config):
+        return dict(dropout=config.seq_classif_dropout, inner_activation="relu",
+                    use_pooled=False, input_dropout=False)
 
 
 class TFDistilBertForMaskedLM(MaskedLMModel, TFDistilBertPreTrainedModel):

@@ -28,7 +28,7 @@ def base_weights(config, with_pooler=False):
 
 
 def head_weights(task, config):
-    return decoder_head_weights(task, config)
+    return decoder_head_weights(task, config, token_head="classifier")
 
 
 def ignored_keys(config):

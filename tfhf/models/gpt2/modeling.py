@@ -7,7 +7,9 @@ from transformers import GPT2Config
 from ...errors import ConfigError
 from ...layers.specs import DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
-from ..decoder_classification import DecoderForSequenceClassification
+from ..decoder_classification import (DecoderForQuestionAnswering,
+                                      DecoderForSequenceClassification,
+                                      DecoderForTokenClassification)
 from . import convert
 
 
@@ -47,3 +49,12 @@ class TFGPT2LMHeadModel(TFCausalLMBase, TFGPT2PreTrainedModel):
 
 class TFGPT2ForSequenceClassification(DecoderForSequenceClassification, TFGPT2PreTrainedModel):
     hf_architecture = "GPT2ForSequenceClassification"
+
+
+class TFGPT2ForTokenClassification(DecoderForTokenClassification, TFGPT2PreTrainedModel):
+    hf_architecture = "GPT2ForTokenClassification"
+    token_head = "classifier"
+
+
+class TFGPT2ForQuestionAnswering(DecoderForQuestionAnswering, TFGPT2PreTrainedModel):
+    hf_architecture = "GPT2ForQuestionAnswering"

@@ -7,7 +7,9 @@ from transformers import LlamaConfig
 from ...layers.rotary import rope_parameters
 from ...layers.specs import FULL, SLIDING, DecoderSpec
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
-from ..decoder_classification import DecoderForSequenceClassification
+from ..decoder_classification import (DecoderForQuestionAnswering,
+                                      DecoderForSequenceClassification,
+                                      DecoderForTokenClassification)
 from . import convert
 
 
@@ -59,3 +61,12 @@ class TFLlamaForCausalLM(TFCausalLMBase, TFLlamaPreTrainedModel):
 
 class TFLlamaForSequenceClassification(DecoderForSequenceClassification, TFLlamaPreTrainedModel):
     hf_architecture = "LlamaForSequenceClassification"
+
+
+class TFLlamaForTokenClassification(DecoderForTokenClassification, TFLlamaPreTrainedModel):
+    hf_architecture = "LlamaForTokenClassification"
+
+
+class TFLlamaForQuestionAnswering(DecoderForQuestionAnswering, TFLlamaPreTrainedModel):
+    hf_architecture = "LlamaForQuestionAnswering"
+    base_model_prefix = "transformer"  # as transformers (kept there for old checkpoints)

@@ -4,7 +4,9 @@ last ``config.sliding_window`` positions, itself included (every layer)."""
 from transformers import MistralConfig
 
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
-from ..decoder_classification import DecoderForSequenceClassification
+from ..decoder_classification import (DecoderForQuestionAnswering,
+                                      DecoderForSequenceClassification,
+                                      DecoderForTokenClassification)
 from ..llama.modeling import llama_spec
 from . import convert
 
@@ -26,3 +28,11 @@ class TFMistralForCausalLM(TFCausalLMBase, TFMistralPreTrainedModel):
 
 class TFMistralForSequenceClassification(DecoderForSequenceClassification, TFMistralPreTrainedModel):
     hf_architecture = "MistralForSequenceClassification"
+
+
+class TFMistralForTokenClassification(DecoderForTokenClassification, TFMistralPreTrainedModel):
+    hf_architecture = "MistralForTokenClassification"
+
+
+class TFMistralForQuestionAnswering(DecoderForQuestionAnswering, TFMistralPreTrainedModel):
+    hf_architecture = "MistralForQuestionAnswering"

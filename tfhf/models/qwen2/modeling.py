@@ -5,7 +5,9 @@ attention applies only with ``use_sliding_window`` (then to the layers from
 from transformers import Qwen2Config
 
 from ..causal_lm import TFCausalLMBase, TFDecoderModel, TFDecoderPreTrainedModel
-from ..decoder_classification import DecoderForSequenceClassification
+from ..decoder_classification import (DecoderForQuestionAnswering,
+                                      DecoderForSequenceClassification,
+                                      DecoderForTokenClassification)
 from ..llama.modeling import llama_spec
 from . import convert
 
@@ -32,3 +34,12 @@ class TFQwen2ForCausalLM(TFCausalLMBase, TFQwen2PreTrainedModel):
 
 class TFQwen2ForSequenceClassification(DecoderForSequenceClassification, TFQwen2PreTrainedModel):
     hf_architecture = "Qwen2ForSequenceClassification"
+
+
+class TFQwen2ForTokenClassification(DecoderForTokenClassification, TFQwen2PreTrainedModel):
+    hf_architecture = "Qwen2ForTokenClassification"
+
+
+class TFQwen2ForQuestionAnswering(DecoderForQuestionAnswering, TFQwen2PreTrainedModel):
+    hf_architecture = "Qwen2ForQuestionAnswering"
+    base_model_prefix = "transformer"  # as transformers (kept there for old checkpoints)
