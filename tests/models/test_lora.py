@@ -5,7 +5,8 @@ Enabling adapters leaves the logits unchanged and leaves only the adapters and t
 head trainable; after ``fit`` only those changed. ``save_pretrained`` writes
 ``adapter_config.json`` + ``adapter_model.safetensors`` that ``peft`` loads onto the PyTorch
 model with the same logits (1e-4); tfhf loads an adapter PEFT trained (non-zero B) with PEFT's
-logits; ``merge_lora()`` gives the adapter model's logits with no adapter left.
+logits; ``merge_lora()`` gives the adapter model's logits with no adapter left. The heads of
+token-classification and QA models train and reach PEFT as its modules_to_save.
 """
 
 from __future__ import annotations
@@ -175,3 +176,39 @@ def test_encoder_decoder_classification_head_trains_and_peft_loads_it(tmp_path):
                   attention_mask=torch.tensor(mask).long()).logits.numpy()
     np.testing.assert_allclose(model(ids, attention_mask=mask).logits.numpy(), want,
                                atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("head", ["ForTokenClassification", "ForQuestionAnswering"])
+def test_decoder_token_heads_train_and_peft_loads_them(head, tmp_path):
+    """Token classification (``score``) and QA (``qa_outputs``, under Llama's ``transformer.``
+    backbone) heads are new, random heads: LoRA keeps them trainable and saves them in
+    modules_to_save (PEFT's TOKEN_CLS / QUESTION_ANS), where PEFT finds them."""
+    torch.manual_seed(0)
+    config = transformers.LlamaConfig(
+        vocab_size=40, hidden_size=16, intermediate_size=24, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, pad_token_id=0, num_labels=3,
+        attn_implementation="eager")
+    pt_cls = getattr(transformers, "Llama" + head)
+    pt_cls(config).save_pretrained(tmp_path / "base")
+    model = getattr(tfhf, "TFLlama" + head).from_pretrained(str(tmp_path / "base"))
+    model.enable_lora(2, target_modules=TARGETS)
+    name = "score" if head == "ForTokenClassification" else "qa_outputs"
+    trainable = {id(v) for v in model.trainable_weights}
+    head_vars = list(getattr(model, name).trainable_weights)
+    assert len(head_vars) == 2 and {id(v) for v in head_vars} <= trainable
+    rs = np.random.RandomState(0)
+    for v in head_vars + [a.lora_b for _, a in model._lora["modules"].values()]:  # as trained
+        v.assign(rs.randn(*v.shape).astype("float32") * 0.3)
+    model.save_pretrained(tmp_path / "adapter")
+    cfg = json.load(open(tmp_path / "adapter" / "adapter_config.json"))
+    assert cfg["modules_to_save"] == [name]
+    pt = peft.PeftModel.from_pretrained(pt_cls.from_pretrained(tmp_path / "base"),
+                                        str(tmp_path / "adapter")).eval()
+    with torch.no_grad():
+        want = pt(input_ids=torch.tensor(IDS).long(), attention_mask=torch.tensor(MASK).long())
+    got = model(IDS, attention_mask=MASK)
+    for key in ("logits", "start_logits", "end_logits"):
+        if key in want:
+            real = MASK == 1  # padded positions: every query row masked
+            np.testing.assert_allclose(got[key].numpy()[real], want[key].numpy()[real],
+                                       atol=1e-4, rtol=0)

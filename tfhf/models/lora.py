@@ -3,8 +3,9 @@
 ``model.enable_lora(rank, target_modules=..., alpha=..., dropout=...)`` gives every matching
 dense layer a low-rank update ``y = x W + b + dropout(x) A B * alpha / rank`` (``A`` of shape
 (in, rank) initialized as PEFT does, ``B`` (rank, out) zeros, so the model starts unchanged)
-and freezes everything else: only the adapters and ``modules_to_save`` (by default the
-classification head of a sequence classifier, as PEFT's ``SEQ_CLS`` task) are trainable, so
+and freezes everything else: only the adapters and ``modules_to_save`` (by default the head
+of a sequence or token classifier or a QA model, as PEFT's ``SEQ_CLS``, ``TOKEN_CLS`` and
+``QUESTION_ANS`` tasks) are trainable, so
 Keras ``fit`` trains just them. Modules are matched by their Hugging Face names as PEFT does
 (``"q_proj"`` matches ``model.layers.0.self_attn.q_proj``; a string is a full-match regex).
 
@@ -33,9 +34,11 @@ from . import weights
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 PREFIX = "base_model.model."
-# PEFT's modules_to_save for SEQ_CLS, and the encoder-decoders' head (BART, T5), a new
-# random head that a PEFT user lists in modules_to_save themselves
-HEAD_MODULES = ("classifier", "score", "classification_head")
+# PEFT's modules_to_save for SEQ_CLS (and the encoder-decoders' head (BART, T5), a new
+# random head that a PEFT user lists in modules_to_save themselves), TOKEN_CLS, QUESTION_ANS
+HEAD_MODULES = {"sequence_classification": ("classifier", "score", "classification_head"),
+                "token_classification": ("classifier", "score"),
+                "question_answering": ("qa_outputs",)}
 # PEFT's default target modules (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING)
 DEFAULT_TARGETS = {
     "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
@@ -145,8 +148,9 @@ class LoraMixin:
                     modules_to_save=None):
         """Add LoRA adapters of ``rank`` to the dense layers named by ``target_modules`` (HF
         module names or suffixes, or a regex string; default: PEFT's for the family) and
-        freeze every other weight but ``modules_to_save`` (default: the classification head
-        of a sequence classifier). ``alpha`` defaults to ``2 * rank``. Returns the model."""
+        freeze every other weight but ``modules_to_save`` (default: the head of a sequence or
+        token classifier or a QA model, as PEFT's task types). ``alpha`` defaults to
+        ``2 * rank``. Returns the model."""
         if self._lora is not None:
             raise InvalidInputError("LoRA is already enabled on this model; merge_lora() first "
                                     "or load a fresh model.")
@@ -165,8 +169,7 @@ class LoraMixin:
             raise InvalidInputError(f"enable_lora: target_modules={target_modules!r} matches no "
                                     f"dense layer of {type(self).__name__}.")
         if modules_to_save is None:
-            modules_to_save = ([m for m in HEAD_MODULES if hasattr(self, m)]
-                               if self.task == "sequence_classification" else [])
+            modules_to_save = [m for m in HEAD_MODULES.get(self.task, ()) if hasattr(self, m)]
         alpha = 2 * rank if alpha is None else alpha
         state = {"rank": rank, "alpha": alpha, "dropout": float(dropout),
                  "targets": target_modules, "modules_to_save": list(modules_to_save),
