@@ -9,7 +9,7 @@ family) under XLA, and so does the loss with labels (-100 and out-of-range span 
 ignored as transformers does); tfhf's files load in PyTorch with no missing or unexpected
 weight, with transformers' names (``transformer.`` + ``qa_outputs`` for Llama and Qwen2's QA,
 ``score`` with or without bias, GPT-2's ``classifier``). ``fit`` with the model's own loss
-trains both heads.
+trains both heads, and a causal-LM checkpoint starts either head with its backbone.
 """
 
 from __future__ import annotations
@@ -134,3 +134,19 @@ def test_fit_trains_with_the_models_loss(cases, family, head):
     history = model.fit(data, epochs=2, verbose=0)
     assert len(history.history["loss"]) == 2 and all(np.isfinite(history.history["loss"]))
     assert not np.allclose(head.numpy(), before)
+
+
+@pytest.mark.parametrize("head", [TC, QA])
+def test_causal_lm_checkpoint_starts_the_head(head, tmp_path):
+    """The fine-tuning start: a Llama LM's backbone loads under the head (also under the QA
+    model's ``transformer.`` prefix, where transformers leaves it random), the head is new."""
+    torch.manual_seed(3)
+    lm = transformers.LlamaForCausalLM(hf_config("llama"))
+    lm.save_pretrained(tmp_path)
+    model, info = getattr(tfhf, HEADS[head]).from_pretrained(str(tmp_path),
+                                                             output_loading_info=True)
+    head_name = "score" if head == TC else "qa_outputs"
+    assert sorted(info["missing_keys"]) == [f"{head_name}.bias", f"{head_name}.weight"]
+    assert info["unexpected_keys"] == ["lm_head.weight"]
+    np.testing.assert_array_equal(np.asarray(model.main_layer.embed_tokens.embeddings),
+                                  as_np(lm.model.embed_tokens.weight))

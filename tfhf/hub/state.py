@@ -115,6 +115,26 @@ class RenamedState(WeightState):
         self._inner.close()
 
 
+class PrefixedState(WeightState):
+    """``inner`` with its names that start with ``old`` seen as starting with ``new``."""
+
+    def __init__(self, inner, old, new):
+        self._inner = inner
+        self._names = {(new + k[len(old):] if k.startswith(old) else k): k for k in inner.keys()}
+
+    def keys(self):
+        return list(self._names)
+
+    def __contains__(self, k):
+        return k in self._names
+
+    def get(self, k):
+        return self._inner.get(self._names[k])
+
+    def close(self):
+        self._inner.close()
+
+
 class DictState(dict):
     def close(self):
         pass

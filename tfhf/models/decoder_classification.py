@@ -25,6 +25,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..errors import ConfigError
+from ..hub.state import PrefixedState
 from ..layers.core import Dense
 from ..training import losses
 from .. import outputs
@@ -160,6 +161,17 @@ class DecoderForQuestionAnswering:
         super().__init__(config, **kwargs)
         spec = self.decoder_spec
         self.qa_outputs = TokenHead(spec.hidden_size, 2, 0.0, spec.init_std, name="qa_outputs")
+
+    def load_hf_state(self, state, ignore_mismatched_sizes=False, source="checkpoint"):
+        """A checkpoint with the backbone under ``model.`` (the family's causal LM, sequence
+        classifier...) loads into a ``transformer.`` backbone too, where transformers would
+        leave it random: the start of fine-tuning a QA model from an LM."""
+        prefix = self.base_model_prefix + "."
+        keys = list(state.keys())
+        if (prefix != "model." and any(k.startswith("model.") for k in keys)
+                and not any(k.startswith(prefix) for k in keys)):
+            state = PrefixedState(state, "model.", prefix)
+        return super().load_hf_state(state, ignore_mismatched_sizes, source)
 
     def call(self, input_ids=None, attention_mask=None, position_ids=None, start_positions=None,
              end_positions=None, output_hidden_states=None, return_dict=None, training=False,
