@@ -9,7 +9,8 @@ family) under XLA, and so does the loss with labels (-100 and out-of-range span 
 ignored as transformers does); tfhf's files load in PyTorch with no missing or unexpected
 weight, with transformers' names (``transformer.`` + ``qa_outputs`` for Llama and Qwen2's QA,
 ``score`` with or without bias, GPT-2's ``classifier``). ``fit`` with the model's own loss
-trains both heads, and a causal-LM checkpoint starts either head with its backbone.
+trains both heads, a causal-LM checkpoint starts either head with its backbone, and the
+token-classification and question-answering pipelines run on them.
 """
 
 from __future__ import annotations
@@ -150,3 +151,25 @@ def test_causal_lm_checkpoint_starts_the_head(head, tmp_path):
     assert info["unexpected_keys"] == ["lm_head.weight"]
     np.testing.assert_array_equal(np.asarray(model.main_layer.embed_tokens.embeddings),
                                   as_np(lm.model.embed_tokens.weight))
+
+
+def test_pipelines_run_on_the_heads(cases, tmp_path):
+    """``pipeline("token-classification")`` / ``("question-answering")`` on GPT-2's heads with
+    a byte-level BPE tokenizer: one entry per token with its character offsets, and an answer
+    that is the context's span."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    tokenizer = transformers.GPT2Tokenizer(
+        vocab={t: i for i, t in enumerate(["<|endoftext|>", "\u0120", *letters])}, merges=[])
+    for head in HEADS:
+        folder = tmp_path / head
+        cases("gpt2", head).tf.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    text = "hello world"
+    tagged = tfhf.pipeline("token-classification", model=str(tmp_path / TC),
+                           ignore_labels=[])(text)
+    assert [(t["start"], t["end"]) for t in tagged] == [(i, i + 1) for i in range(len(text))]
+    assert all(0 < t["score"] <= 1 and t["entity"].startswith("LABEL_") for t in tagged)
+    context = "hello world abc"
+    answer = tfhf.pipeline("question-answering", model=str(tmp_path / QA))(
+        question="who", context=context)
+    assert answer["answer"] == context[answer["start"]:answer["end"]] and answer["answer"]
