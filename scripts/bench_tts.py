@@ -53,7 +53,7 @@ RATE = 16000
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
-def build(tmp, smoke):
+def build(tmp, smoke, dtype="float32"):
     import torch
     import transformers
 
@@ -75,14 +75,53 @@ def build(tmp, smoke):
     from tfhf.models.speecht5.hifigan import TFSpeechT5HifiGan
     from tfhf.models.speecht5.modeling import TFSpeechT5ForTextToSpeech
 
-    return (pt, voc, TFSpeechT5ForTextToSpeech.from_pretrained(os.path.join(tmp, "tts")),
-            TFSpeechT5HifiGan.from_pretrained(os.path.join(tmp, "voc")))
+    kw = {} if dtype == "float32" else {"dtype": dtype}
+    return (pt, voc, TFSpeechT5ForTextToSpeech.from_pretrained(os.path.join(tmp, "tts"), **kw),
+            TFSpeechT5HifiGan.from_pretrained(os.path.join(tmp, "voc"), **kw))
 
 
 def ids_of(text, vocab):
     import numpy as np
 
     return np.array([[4 + ord(c) % (vocab - 4) for c in text] + [2]], np.int64)
+
+
+def make_backends(pt, voc, tfm, tvoc, spk, kw, args):
+    """name -> fn(ids) for each timed backend: tfhf (XLA mel loop + the vocoder's TF graph)
+    first, then PyTorch eager (float32; or bfloat16 as ``model.to(torch.bfloat16)`` and as
+    ``torch.autocast``), then with ``--parts`` the spectrogram alone of each."""
+    import copy
+
+    import numpy as np
+    import torch
+
+    def tfhf(vocoder):
+        return lambda x: np.asarray(tfm.generate_speech(x, spk, vocoder=vocoder, **kw))
+
+    def torch_fn(model, vocoder, autocast=False):
+        dtype = next(model.parameters()).dtype
+        s = torch.tensor(spk).to(dtype)
+
+        def run(x):
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16,
+                                                 enabled=autocast):
+                out = model.generate_speech(torch.tensor(x), s, vocoder=vocoder, **kw)
+            return out.float().numpy()
+        return run
+
+    if args.dtype == "float32":
+        torch_models = {"PyTorch eager": (pt, voc, False)}
+    else:
+        pt16, voc16 = (copy.deepcopy(m).to(torch.bfloat16) for m in (pt, voc))
+        torch_models = {"PyTorch eager bf16 (model.to)": (pt16, voc16, False),
+                        "PyTorch eager bf16 (autocast)": (pt, voc, True)}
+    backends = {"tfhf": tfhf(tvoc)}
+    backends.update({name: torch_fn(m, v, a) for name, (m, v, a) in torch_models.items()})
+    if args.parts:
+        backends["tfhf, spectrogram only"] = tfhf(None)
+        backends.update({f"{name}, spectrogram only": torch_fn(m, None, a)
+                         for name, (m, v, a) in torch_models.items()})
+    return backends
 
 
 def main(argv=None):
@@ -93,6 +132,10 @@ def main(argv=None):
     p.add_argument("--smoke", action="store_true", help="tiny model, one sentence, one repeat")
     p.add_argument("--parts", action="store_true",
                    help="also time the spectrogram alone (no vocoder) per backend")
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="bfloat16: tfhf's weights and compute in bfloat16 (dtype= of "
+                        "from_pretrained) against PyTorch in bfloat16, both as model.to("
+                        "torch.bfloat16) and as float32 weights under torch.autocast")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     if args.smoke:
@@ -105,39 +148,21 @@ def main(argv=None):
             "maxlenratio": args.maxlenratio, "torch_threads": torch.get_num_threads(),
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}
     with tempfile.TemporaryDirectory() as tmp:
-        pt, voc, tfm, tvoc = build(tmp, args.smoke)
+        pt, voc, tfm, tvoc = build(tmp, args.smoke, args.dtype)
         spk = np.random.RandomState(0).randn(1, pt.config.speaker_embedding_dim)
         spk = spk.astype(np.float32)
         kw = dict(threshold=3.0, maxlenratio=args.maxlenratio)
         texts = SENTENCES[:args.sentences]
         ids = [ids_of(t, pt.config.vocab_size) for t in texts]
 
-        def run_tfhf(x):
-            return np.asarray(tfm.generate_speech(x, spk, vocoder=tvoc, **kw))
-
-        def run_torch(x):
-            with torch.no_grad():
-                return pt.generate_speech(torch.tensor(x), torch.tensor(spk), vocoder=voc,
-                                          **kw).numpy()
-
-        def mel_tfhf(x):
-            return np.asarray(tfm.generate_speech(x, spk, **kw))
-
-        def mel_torch(x):
-            with torch.no_grad():
-                return pt.generate_speech(torch.tensor(x), torch.tensor(spk), **kw).numpy()
-
-        backends = {"tfhf XLA": run_tfhf, "PyTorch eager": run_torch}
-        if args.parts:
-            backends.update({"tfhf XLA, spectrogram only": mel_tfhf,
-                             "PyTorch eager, spectrogram only": mel_torch})
+        backends = make_backends(pt, voc, tfm, tvoc, spk, kw, args)
         first, times, audio_s = {}, {b: [] for b in backends}, []
         for x in ids:
             for name, fn in backends.items():
                 t = time.perf_counter()
                 out = fn(x)
                 first.setdefault(name, []).append(time.perf_counter() - t)
-                if name == "tfhf XLA":
+                if name == "tfhf":
                     audio_s.append(len(out) / RATE)
         for _ in range(args.repeats):
             for name, fn in backends.items():
@@ -152,17 +177,21 @@ def main(argv=None):
         rows.append({"backend": name, "median_s": med, "best_s": best,
                      "rtf_median": med / total_audio, "rtf_best": best / total_audio,
                      "first_calls_s": sum(first[name])})
-    info.update(rows=rows, audio_s=total_audio, sentences=texts,
-                speedup_median=rows[1]["rtf_median"] / rows[0]["rtf_median"],
-                load_average_end=os.getloadavg())
+    torch_rows = [r for r in rows if r["backend"].startswith("PyTorch") and "only" not in
+                  r["backend"]]
+    fastest = min(torch_rows, key=lambda r: r["rtf_median"])
+    info.update(rows=rows, audio_s=total_audio, sentences=texts, dtype=args.dtype,
+                speedup_median=fastest["rtf_median"] / rows[0]["rtf_median"],
+                speedup_against=fastest["backend"], load_average_end=os.getloadavg())
     print(f"\nSpeechT5{' (smoke: tiny)' if args.smoke else '-base-shaped'} + HiFi-GAN, "
-          f"{len(texts)} sentences, {total_audio:.1f} s of audio per round")
+          f"{args.dtype}, {len(texts)} sentences, {total_audio:.1f} s of audio per round")
     print("| backend | median s | best s | RTF (median) | RTF (best) | first calls s |")
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['backend']} | {r['median_s']:.2f} | {r['best_s']:.2f} | "
               f"{r['rtf_median']:.3f} | {r['rtf_best']:.3f} | {r['first_calls_s']:.1f} |")
-    print(f"tfhf speed-up (median RTF): {info['speedup_median']:.2f}x")
+    print(f"tfhf speed-up (median RTF) against the faster PyTorch ({fastest['backend']}): "
+          f"{info['speedup_median']:.2f}x")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:

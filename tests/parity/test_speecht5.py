@@ -214,3 +214,21 @@ def test_bad_inputs_get_clear_errors(models):
         tfm.generate_speech(IDS[:1], SPEAKERS[:1], vocoder=other)
     with pytest.raises(InvalidInputError, match="float log-mel frames"):
         tvoc(np.zeros((1, 3, MELS + 1), np.float32))
+
+
+def test_bfloat16_synthesis_runs_and_agrees(models, tmp_path):
+    """``dtype="bfloat16"`` (weights and compute: the memory-bound mel loop reads half the
+    bytes): the same number of frames as float32 at a fixed length, and a float32 waveform
+    close to float32's (bfloat16 keeps ~3 significant digits)."""
+    _, tfm, _, tvoc = models
+    tfm.save_pretrained(tmp_path / "tts")
+    tvoc.save_pretrained(tmp_path / "voc")
+    m16 = TFSpeechT5ForTextToSpeech.from_pretrained(str(tmp_path / "tts"), dtype="bfloat16")
+    v16 = TFSpeechT5HifiGan.from_pretrained(str(tmp_path / "voc"), dtype="bfloat16")
+    kw = dict(threshold=3.0, maxlenratio=2.0, prenet_dropout=False)
+    for vocoders in ((None, None), (tvoc, v16)):
+        ref = tfm.generate_speech(IDS[:1], SPEAKERS[:1], vocoder=vocoders[0], **kw).numpy()
+        out = m16.generate_speech(IDS[:1], SPEAKERS[:1], vocoder=vocoders[1], **kw)
+        assert out.dtype == tf.float32 and out.shape == ref.shape
+        print("bf16 max abs diff", np.abs(out.numpy() - ref).max(), np.abs(ref).max())
+        assert np.abs(out.numpy() - ref).max() <= 0.03 * np.abs(ref).max()

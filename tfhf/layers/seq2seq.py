@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from .._keras import add_weight, keras, track_layers
 from .activations import get_activation
-from .attention import (attend, attention_bias_from_mask, causal_bias, merge_heads, split_heads,
-                        write_cache)
+from .attention import (MASK_VALUE, attend, attention_bias_from_mask, causal_bias, merge_heads,
+                        split_heads, write_cache)
 from .core import Dense, Embedding, build_sublayers
 from .specs import (LEARNED, RELATIVE, RELATIVE_KEYS, SINUSOIDAL, SINUSOIDAL_WEIGHT,
                     Seq2SeqSpec)
@@ -165,9 +165,39 @@ class Attention(keras.layers.Layer):
         if position_keys is not None:  # relative keys: (q * scale) . pe_k[i, j]
             rel = tf.einsum("bhqd,qkd->bhqk", q, tf.cast(position_keys, q.dtype))
             rel = tf.cast(rel, tf.float32) * self.scale
-            bias = rel if bias is None else bias + rel
+            bias = rel if bias is None else tf.cast(bias, tf.float32) + rel
         ctx, _ = attend(q, k, v, bias, self.dropout, training, scale=self.scale)
         return self.o_proj(merge_heads(ctx))
+
+
+    def decode_step(self, x, cache, cache_index, bias):
+        """Self-attention of one new position per row (``x``: (batch, 1, d_model)) on a static
+        cache: attend over the buffers as they were before this step plus the position's own
+        key/value, then write them with a (zero) data dependence on the attention output.
+        Same result as writing first and attending over the written buffers, but the write
+        then has the loop state as its only reader, so XLA updates the buffers in place
+        instead of copying both of every layer twice per step (as
+        :func:`~tfhf.layers.attention.decode_attention` for decoder-only models).
+        ``bias``: additive (batch or 1, heads or 1, 1, max_length). Returns (output, cache)."""
+        k_buf, v_buf = cache
+        q = split_heads(self.q_proj(x), self.num_heads, self.head_dim)  # (b, h, 1, d)
+        k_new, v_new = self.key_values(x)
+        k_new, v_new = tf.cast(k_new, k_buf.dtype), tf.cast(v_new, v_buf.dtype)
+        old = tf.matmul(tf.cast(q, k_buf.dtype), k_buf, transpose_b=True)  # (b, h, 1, L)
+        new = tf.reduce_sum(tf.cast(q, k_buf.dtype) * k_new, axis=-1, keepdims=True)
+        scores = tf.cast(tf.concat([old, new], axis=-1), tf.float32) * self.scale
+        index = tf.cast(cache_index, tf.int32)
+        bias = tf.cast(bias, tf.float32)
+        # the slot being written holds no key yet: its score comes from ``new``
+        bias_old = tf.where(tf.range(tf.shape(k_buf)[2]) == index,
+                            tf.constant(MASK_VALUE, tf.float32), bias)
+        bias_new = tf.gather(bias, index[None], axis=-1)
+        probs = tf.nn.softmax(scores + tf.concat([bias_old, bias_new], axis=-1), axis=-1)
+        probs = tf.cast(probs, v_buf.dtype)
+        ctx = tf.matmul(probs[..., :-1], v_buf) + probs[..., -1:] * v_new
+        after = tf.reduce_sum(ctx[:1, :1, :, :1]) * 0.0
+        cache = write_cache(cache, cache_index, k_new + after, v_new + after)
+        return self.o_proj(merge_heads(ctx)), cache
 
 
 class FeedForward(keras.layers.Layer):
@@ -236,6 +266,9 @@ class Seq2SeqLayer(keras.layers.Layer):
              training=False, position_keys=None):
         def self_attention(h):
             nonlocal cache
+            if cache is not None and h.shape[1] == 1 and not training:
+                out, cache = self.self_attn.decode_step(h, cache, cache_index, self_bias)
+                return out
             k, v = self.self_attn.key_values(h)
             if cache is not None:  # this layer's (keys, values)
                 cache = write_cache(cache, cache_index, k, v)

@@ -148,9 +148,10 @@ class BatchNorm1D(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        x32 = tf.cast(x, tf.float32)
-        y = (x32 - self.running_mean) * tf.math.rsqrt(self.running_var + self.eps)
-        return tf.cast(y * self.weight + self.bias, x.dtype)
+        f32 = [tf.cast(w, tf.float32) for w in (self.running_mean, self.running_var,
+                                                 self.weight, self.bias)]
+        y = (tf.cast(x, tf.float32) - f32[0]) * tf.math.rsqrt(f32[1] + self.eps)
+        return tf.cast(y * f32[2] + f32[3], x.dtype)
 
 
 class PostnetLayer(keras.layers.Layer):
@@ -214,4 +215,4 @@ class SpeechDecoderPostnet(keras.layers.Layer):
             if lengths is not None:
                 h = h * length_mask(lengths, tf.shape(h)[1], h.dtype)
             h = layer(h, training=training)
-        return frames + h
+        return frames + tf.cast(h, frames.dtype)
