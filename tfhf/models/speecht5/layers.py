@@ -55,7 +55,7 @@ class ScaledPositions(keras.layers.Layer):
         if self.table is None:  # numpy: a tensor made here would belong to one graph
             self.table = scaled_position_table(self.max_len, self.dim)
         pe = tf.gather(tf.constant(self.table), positions)  # (t, dim)
-        return x + tf.cast(self.alpha * pe, x.dtype)[None]
+        return x + tf.cast(tf.cast(self.alpha, tf.float32) * pe, x.dtype)[None]
 
 
 class TextEncoderPrenet(keras.layers.Layer):
