@@ -89,6 +89,8 @@ TFSeq2SeqModelOutput = make_output("TFSeq2SeqModelOutput", "last_hidden_state", 
 TFSeq2SeqLMOutput = make_output("TFSeq2SeqLMOutput", "loss", "logits", *_SEQ2SEQ)
 TFSeq2SeqSequenceClassifierOutput = make_output(
     "TFSeq2SeqSequenceClassifierOutput", "loss", "logits", *_SEQ2SEQ)
+TFSeq2SeqQuestionAnsweringModelOutput = make_output(
+    "TFSeq2SeqQuestionAnsweringModelOutput", "loss", "start_logits", "end_logits", *_SEQ2SEQ)
 # SpeechT5 text-to-speech: the mel spectrogram after (and before) the post-net, and the
 # stop-token logits (batch, frames / reduction_factor * reduction_factor)
 TFSeq2SeqSpectrogramOutput = make_output(
@@ -100,7 +102,8 @@ ALL_OUTPUTS = [TFBaseModelOutput, TFBaseModelOutputWithPooling, TFSequenceClassi
                TFMultipleChoiceModelOutput, TFElectraForPreTrainingOutput,
                TFFunnelForPreTrainingOutput,
                TFCausalLMOutputWithPast, TFSeq2SeqModelOutput, TFSeq2SeqLMOutput,
-               TFSeq2SeqSequenceClassifierOutput, TFSeq2SeqSpectrogramOutput]
+               TFSeq2SeqSequenceClassifierOutput, TFSeq2SeqQuestionAnsweringModelOutput,
+               TFSeq2SeqSpectrogramOutput]
 
 # vision-language families
 TFCLIPOutput = make_output("TFCLIPOutput", "loss", "logits_per_image", "logits_per_text",

@@ -58,6 +58,16 @@ def pt_forward(model, ids, mask, **kwargs):
                      **kwargs)
 
 
+def saved_and_loaded_in_pytorch(model, pt_cls, folder):
+    """tfhf's ``save_pretrained`` files loaded by ``pt_cls``: every weight, no extra one."""
+    model.save_pretrained(folder)
+    pt, info = pt_cls.from_pretrained(folder, output_loading_info=True,
+                                      attn_implementation="eager")
+    assert not info["missing_keys"] and not info["unexpected_keys"], info
+    assert pt.config.architectures == [pt_cls.__name__]
+    return pt.eval()
+
+
 class Case:
     def __init__(self, family, folder):
         torch.manual_seed(FAMILIES.index(family))
@@ -103,13 +113,9 @@ def test_logits_and_loss_match_pytorch_eager_and_xla(cases, family):
 @pytest.mark.parametrize("family", ["t5", "umt5", "mbart"])
 def test_tfhf_save_pytorch_load(cases, family, tmp_path):
     c = cases(family)
-    c.tf.save_pretrained(tmp_path)
-    pt, info = c.pt_cls.from_pretrained(tmp_path, output_loading_info=True,
-                                        attn_implementation="eager")
-    assert not info["missing_keys"] and not info["unexpected_keys"], info
-    assert pt.config.architectures == [c.pt_cls.__name__]
+    pt = saved_and_loaded_in_pytorch(c.tf, c.pt_cls, tmp_path)
     ids, mask = batch(c.config)
-    np.testing.assert_allclose(as_np(pt_forward(pt.eval(), ids, mask).logits),
+    np.testing.assert_allclose(as_np(pt_forward(pt, ids, mask).logits),
                                as_np(pt_forward(c.pt, ids, mask).logits), atol=1e-6, rtol=0)
     again = tfhf.TFAutoModelForSequenceClassification.from_pretrained(str(tmp_path))
     np.testing.assert_allclose(as_np(again(ids, attention_mask=mask).logits),

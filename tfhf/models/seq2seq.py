@@ -153,8 +153,20 @@ class TFSeq2SeqPreTrainedModel(TFPreTrainedModel):
     def _encoder_mask(self, attention_mask, inputs):
         return mask_or_ones(attention_mask, inputs)
 
-    def _check_unknown(self, extra):
-        reject_unexpected(self, extra, self.model_input_names, also="labels, encoder_outputs")
+    def _check_unknown(self, extra, also="labels, encoder_outputs"):
+        reject_unexpected(self, extra, self.model_input_names, also=also)
+
+    def _encode_only(self, inputs, attention_mask, output_hidden_states, training):
+        """The encoder alone (the models without decoder): ``(last hidden state, hidden
+        states or None)``."""
+        if inputs is None:
+            raise InvalidInputError(f"{type(self).__name__} needs {self.main_input_name}.")
+        if output_hidden_states is None:
+            output_hidden_states = getattr(self.config, "output_hidden_states", False)
+        inputs = self._encoder_input(inputs)
+        x, hidden = self.model.encode(inputs, self._encoder_mask(attention_mask, inputs),
+                                      bool(output_hidden_states), training)
+        return x, (tuple(hidden) if hidden else None)
 
     def _run(self, inputs, attention_mask, decoder_input_ids, decoder_attention_mask,
              encoder_outputs, output_hidden_states, training):

@@ -14,22 +14,44 @@ A family's class is ``class TFT5ForSequenceClassification(Seq2SeqForSequenceClas
 TFT5PreTrainedModel)``; its converter's ``head_weights("sequence_classification", config)``
 names the head (``classification_head.{dense,out_proj}.{weight,bias}``, see
 :data:`HEAD_WEIGHTS`).
+
+The other heads transformers has on T5 / mT5 / UMT5 and BART / mBART:
+
+* :class:`Seq2SeqForTokenClassification` (``T5ForTokenClassification``): the *encoder* alone
+  (``transformer.shared``, ``transformer.encoder...``), dropout (``config.classifier_dropout``)
+  and a per-token ``classifier``; the loss is the mean cross entropy over labels that are
+  not -100.
+* :class:`Seq2SeqForQuestionAnswering` (``T5ForQuestionAnswering``,
+  ``BartForQuestionAnswering``): the whole encoder-decoder (the decoder reads ``input_ids``
+  shifted right unless ``decoder_input_ids`` are given) and ``qa_outputs`` on the decoder's
+  last hidden state: ``start_logits`` / ``end_logits`` over the *decoder* positions; the loss
+  with ``start_positions`` / ``end_positions`` clamps them to ``[0, length]`` and ignores
+  ``length`` (the mean of the two cross entropies), as transformers does.
+
+A family's converter maps each task to :data:`HEADS` ``[task]``.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-from ..errors import InvalidInputError
+from ..errors import ConfigError, InvalidInputError
 from ..training import losses
 from .. import outputs
-from .heads import ClassificationHead
+from .heads import ClassificationHead, TokenHead
 
 HEAD_WEIGHTS = {
     "classification_head.dense.weight": "classification_head.dense.kernel",
     "classification_head.dense.bias": "classification_head.dense.bias",
     "classification_head.out_proj.weight": "classification_head.out.kernel",
     "classification_head.out_proj.bias": "classification_head.out.bias",
+}
+HEADS = {
+    "sequence_classification": HEAD_WEIGHTS,
+    "token_classification": {"classifier.weight": "classifier.out.kernel",
+                             "classifier.bias": "classifier.out.bias"},
+    "question_answering": {"qa_outputs.weight": "qa_outputs.out.kernel",
+                           "qa_outputs.bias": "qa_outputs.out.bias"},
 }
 SAME_COUNT = "All examples must have the same number of <eos> tokens."
 AT_LEAST_ONE = "Each example must contain at least one <eos> token."
@@ -62,7 +84,15 @@ def check_eos_counts(input_ids, eos_token_id):
             tf.debugging.assert_positive(counts, message=AT_LEAST_ONE)]
 
 
-class Seq2SeqForSequenceClassification:
+class Seq2SeqHead:
+    """A task head instead of the LM head (no ``lm_head`` weight to tie on load)."""
+
+    @property
+    def tied_keys(self):
+        return super().tied_keys - {"lm_head.weight", f"{self.base_model_prefix}.lm_head.weight"}
+
+
+class Seq2SeqForSequenceClassification(Seq2SeqHead):
     """Mixed in before a family's ``TF<Family>PreTrainedModel`` (a
     :class:`~tfhf.models.seq2seq.TFSeq2SeqPreTrainedModel`)."""
 
@@ -78,10 +108,6 @@ class Seq2SeqForSequenceClassification:
     @property
     def label_names(self):
         return ("labels",)
-
-    @property
-    def tied_keys(self):  # no LM head here
-        return super().tied_keys - {"lm_head.weight", f"{self.base_model_prefix}.lm_head.weight"}
 
     def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None,
              decoder_attention_mask=None, labels=None, encoder_outputs=None,
@@ -111,4 +137,85 @@ class Seq2SeqForSequenceClassification:
                 self.config.num_labels)
         return self._finish(outputs.TFSeq2SeqSequenceClassifierOutput(
             loss=loss, logits=logits, decoder_hidden_states=dec_hidden,
+            encoder_last_hidden_state=enc, encoder_hidden_states=enc_hidden), return_dict)
+
+
+class Seq2SeqForTokenClassification(Seq2SeqHead):
+    """The encoder alone -> dropout -> ``classifier`` on every token (transformers'
+    ``T5ForTokenClassification``: its backbone is a ``T5EncoderModel`` under
+    ``base_model_prefix``)."""
+
+    task = "token_classification"
+    with_decoder = False
+    model_input_names = ("input_ids", "attention_mask")
+
+    def __init__(self, config, **kwargs):
+        super().__init__(config, **kwargs)
+        self.classifier = TokenHead(
+            config.d_model, config.num_labels, getattr(config, "classifier_dropout", 0.0) or 0.0,
+            self.seq2seq_spec.init_std, name="classifier")
+
+    def call(self, input_ids=None, attention_mask=None, labels=None, output_hidden_states=None,
+             return_dict=None, training=False, **kwargs):
+        input_ids, kw = self._unpack_all(input_ids, dict(attention_mask=attention_mask,
+                                                         labels=labels, **kwargs))
+        mask, labels = kw.pop("attention_mask"), kw.pop("labels")
+        self._check_unknown(kw, also="labels")
+        x, hidden = self._encode_only(input_ids, mask, output_hidden_states, training)
+        logits = tf.cast(self.classifier(x, training=training), tf.float32)
+        loss = None if labels is None else losses.masked_sparse_ce(labels, logits)
+        return self._finish(outputs.TFTokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=hidden), return_dict)
+
+
+NO_DECODER_INPUTS = ("If no `decoder_input_ids` or `decoder_inputs_embeds` are passed, "
+                     "`input_ids` cannot be `None`. Please pass either `input_ids` or "
+                     "`decoder_input_ids` or `decoder_inputs_embeds`.")
+
+
+class Seq2SeqForQuestionAnswering(Seq2SeqHead):
+    """The encoder-decoder -> ``qa_outputs`` (2 outputs) on the decoder's hidden states.
+
+    ``forces_two_labels``: BART and mBART set ``config.num_labels = 2`` as transformers does;
+    T5's head has ``config.num_labels`` outputs, which must be 2 (a ConfigError otherwise)."""
+
+    task = "question_answering"
+    forces_two_labels = False
+
+    def __init__(self, config, **kwargs):
+        if self.forces_two_labels:
+            config.num_labels = 2
+        if config.num_labels != 2:
+            raise ConfigError(
+                f"{type(self).__name__} predicts a start and an end logit per token: "
+                f"config.num_labels must be 2, not {config.num_labels}; load it with "
+                "num_labels=2.")
+        super().__init__(config, **kwargs)
+        self.qa_outputs = TokenHead(config.d_model, 2, 0.0, self.seq2seq_spec.init_std,
+                                    name="qa_outputs")
+
+    def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None,
+             decoder_attention_mask=None, start_positions=None, end_positions=None,
+             encoder_outputs=None, output_hidden_states=None, return_dict=None,
+             training=False, **kwargs):
+        input_ids, mask, dec_ids, dec_mask, _, enc_out, kw = self._call_inputs(
+            input_ids, dict(attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
+                            decoder_attention_mask=decoder_attention_mask, labels=None,
+                            encoder_outputs=encoder_outputs, start_positions=start_positions,
+                            end_positions=end_positions, **kwargs))
+        start_positions, end_positions = kw.pop("start_positions"), kw.pop("end_positions")
+        self._check_unknown(kw, also="start_positions, end_positions, encoder_outputs")
+        if dec_ids is None:
+            if input_ids is None:
+                raise InvalidInputError(NO_DECODER_INPUTS)
+            dec_ids = self.shift_right(self._ids(input_ids, "input_ids"))
+        x, enc, dec_hidden, enc_hidden = self._run(input_ids, mask, dec_ids, dec_mask, enc_out,
+                                                   output_hidden_states, training)
+        logits = tf.cast(self.qa_outputs(x, training=training), tf.float32)
+        start, end = logits[..., 0], logits[..., 1]
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = losses.question_answering_loss(start_positions, end_positions, start, end)
+        return self._finish(outputs.TFSeq2SeqQuestionAnsweringModelOutput(
+            loss=loss, start_logits=start, end_logits=end, decoder_hidden_states=dec_hidden,
             encoder_last_hidden_state=enc, encoder_hidden_states=enc_hidden), return_dict)

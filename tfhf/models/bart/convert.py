@@ -4,7 +4,7 @@ M2M100 (and NLLB) checkpoints use the same layer names, with a final ``layer_nor
 stack instead of ``layernorm_embedding`` and sinusoidal (unsaved) positions.
 """
 
-from ..seq2seq_classification import HEAD_WEIGHTS
+from ..seq2seq_classification import HEADS as TASK_HEADS
 
 _LAYER = [
     ("self_attn.q_proj", "self_attn.q_proj"), ("self_attn.k_proj", "self_attn.k_proj"),
@@ -52,7 +52,7 @@ def base_weights(config, with_decoder=True):
 
 HEADS = {
     "seq2seq_lm": {"final_logits_bias": "logits_bias"},
-    "sequence_classification": HEAD_WEIGHTS,
+    **TASK_HEADS,  # sequence / token classification, question answering
 }
 
 

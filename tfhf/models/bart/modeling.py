@@ -11,7 +11,8 @@ from transformers import BartConfig
 
 from ...layers.specs import LEARNED, Seq2SeqSpec
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
-from ..seq2seq_classification import Seq2SeqForSequenceClassification
+from ..seq2seq_classification import (Seq2SeqForQuestionAnswering,
+                                      Seq2SeqForSequenceClassification)
 from . import convert
 
 
@@ -55,3 +56,8 @@ class TFBartForConditionalGeneration(TFSeq2SeqLMBase, TFBartPreTrainedModel):
 
 class TFBartForSequenceClassification(Seq2SeqForSequenceClassification, TFBartPreTrainedModel):
     hf_architecture = "BartForSequenceClassification"
+
+
+class TFBartForQuestionAnswering(Seq2SeqForQuestionAnswering, TFBartPreTrainedModel):
+    hf_architecture = "BartForQuestionAnswering"
+    forces_two_labels = True  # transformers sets config.num_labels = 2

@@ -10,7 +10,8 @@ from transformers import MBartConfig
 from ...errors import ConfigError
 from ..bart.modeling import bart_spec
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
-from ..seq2seq_classification import Seq2SeqForSequenceClassification
+from ..seq2seq_classification import (Seq2SeqForQuestionAnswering,
+                                      Seq2SeqForSequenceClassification)
 from . import convert
 
 
@@ -55,3 +56,8 @@ class TFMBartForConditionalGeneration(TFSeq2SeqLMBase, TFMBartPreTrainedModel):
 class TFMBartForSequenceClassification(Seq2SeqForSequenceClassification,
                                        TFMBartPreTrainedModel):
     hf_architecture = "MBartForSequenceClassification"
+
+
+class TFMBartForQuestionAnswering(Seq2SeqForQuestionAnswering, TFMBartPreTrainedModel):
+    hf_architecture = "MBartForQuestionAnswering"
+    forces_two_labels = True  # transformers sets config.num_labels = 2

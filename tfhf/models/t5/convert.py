@@ -3,7 +3,7 @@
 T5 checkpoints carry no backbone prefix (``shared.weight``, ``encoder.block.0...``).
 """
 
-from ..seq2seq_classification import HEAD_WEIGHTS
+from ..seq2seq_classification import HEADS
 
 
 def _attention(t, hf, tf):
@@ -43,8 +43,8 @@ def base_weights(config, with_decoder=True):
 
 
 def head_weights(task, config):
-    if task == "sequence_classification":
-        return dict(HEAD_WEIGHTS)
+    if task in HEADS:  # sequence / token classification, question answering
+        return dict(HEADS[task])
     if task == "seq2seq_lm" and not _scaled(config):  # v1.1 / Flan: own head
         return {"lm_head.weight": "lm_head.kernel"}
     return {}

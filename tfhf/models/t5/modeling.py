@@ -15,9 +15,10 @@ from transformers import MT5Config, T5Config
 
 from ...layers.specs import RELATIVE, Seq2SeqSpec
 from ... import outputs
-from ..inputs import mask_or_ones
 from ..seq2seq import TFSeq2SeqLMBase, TFSeq2SeqModel, TFSeq2SeqPreTrainedModel
-from ..seq2seq_classification import Seq2SeqForSequenceClassification
+from ..seq2seq_classification import (Seq2SeqForQuestionAnswering,
+                                      Seq2SeqForSequenceClassification,
+                                      Seq2SeqForTokenClassification)
 from . import convert
 
 
@@ -66,13 +67,9 @@ class TFT5EncoderModel(TFT5PreTrainedModel):
                                                          **kwargs))
         mask = kw.pop("attention_mask")
         self._check_unknown(kw)
-        if output_hidden_states is None:
-            output_hidden_states = getattr(self.config, "output_hidden_states", False)
-        ids = self._encoder_input(input_ids)
-        x, hidden = self.model.encode(ids, mask_or_ones(mask, ids), bool(output_hidden_states),
-                                      training)
-        return self._finish(outputs.TFBaseModelOutput(
-            last_hidden_state=x, hidden_states=tuple(hidden) if hidden else None), return_dict)
+        x, hidden = self._encode_only(input_ids, mask, output_hidden_states, training)
+        return self._finish(outputs.TFBaseModelOutput(last_hidden_state=x, hidden_states=hidden),
+                            return_dict)
 
 
 class TFT5ForConditionalGeneration(TFSeq2SeqLMBase, TFT5PreTrainedModel):
@@ -101,19 +98,35 @@ class TFT5ForSequenceClassification(Seq2SeqForSequenceClassification, TFT5PreTra
     base_model_prefix = "transformer"  # transformer.shared.weight, transformer.encoder...
 
 
+class TFT5ForTokenClassification(Seq2SeqForTokenClassification, TFT5PreTrainedModel):
+    """The encoder alone (a ``T5EncoderModel`` as ``transformer``) -> ``classifier``."""
+
+    hf_architecture = "T5ForTokenClassification"
+    base_model_prefix = "transformer"
+
+
+class TFT5ForQuestionAnswering(Seq2SeqForQuestionAnswering, TFT5PreTrainedModel):
+    """The decoder's states (input_ids shifted right by default) -> ``qa_outputs``."""
+
+    hf_architecture = "T5ForQuestionAnswering"
+
+
 # mT5 is T5 v1.1's math with its own config class and names
-class TFMT5Model(TFT5Model):
+class MT5Family:
+    """Mixed in before a T5 class: mT5's config class."""
+
     config_class = MT5Config
+
+
+class TFMT5Model(MT5Family, TFT5Model):
     hf_architecture = "MT5Model"
 
 
-class TFMT5EncoderModel(TFT5EncoderModel):
-    config_class = MT5Config
+class TFMT5EncoderModel(MT5Family, TFT5EncoderModel):
     hf_architecture = "MT5EncoderModel"
 
 
-class TFMT5ForConditionalGeneration(TFT5ForConditionalGeneration):
-    config_class = MT5Config
+class TFMT5ForConditionalGeneration(MT5Family, TFT5ForConditionalGeneration):
     hf_architecture = "MT5ForConditionalGeneration"
 
     def tied_head(self):  # its own lm_head, never scaled
@@ -123,6 +136,13 @@ class TFMT5ForConditionalGeneration(TFT5ForConditionalGeneration):
         return 1.0
 
 
-class TFMT5ForSequenceClassification(TFT5ForSequenceClassification):
-    config_class = MT5Config
+class TFMT5ForSequenceClassification(MT5Family, TFT5ForSequenceClassification):
     hf_architecture = "MT5ForSequenceClassification"
+
+
+class TFMT5ForTokenClassification(MT5Family, TFT5ForTokenClassification):
+    hf_architecture = "MT5ForTokenClassification"
+
+
+class TFMT5ForQuestionAnswering(MT5Family, TFT5ForQuestionAnswering):
+    hf_architecture = "MT5ForQuestionAnswering"

@@ -7,7 +7,8 @@ from dataclasses import replace
 from transformers import UMT5Config
 
 from ..t5.modeling import (TFT5EncoderModel, TFT5ForConditionalGeneration,
-                           TFT5ForSequenceClassification, TFT5Model, t5_spec)
+                           TFT5ForQuestionAnswering, TFT5ForSequenceClassification,
+                           TFT5ForTokenClassification, TFT5Model, t5_spec)
 from . import convert
 
 
@@ -37,3 +38,11 @@ class TFUMT5ForConditionalGeneration(UMT5Family, TFT5ForConditionalGeneration):
 
 class TFUMT5ForSequenceClassification(UMT5Family, TFT5ForSequenceClassification):
     hf_architecture = "UMT5ForSequenceClassification"
+
+
+class TFUMT5ForTokenClassification(UMT5Family, TFT5ForTokenClassification):
+    hf_architecture = "UMT5ForTokenClassification"
+
+
+class TFUMT5ForQuestionAnswering(UMT5Family, TFT5ForQuestionAnswering):
+    hf_architecture = "UMT5ForQuestionAnswering"
