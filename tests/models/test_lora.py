@@ -212,3 +212,63 @@ def test_decoder_token_heads_train_and_peft_loads_them(head, tmp_path):
             real = MASK == 1  # padded positions: every query row masked
             np.testing.assert_allclose(got[key].numpy()[real], want[key].numpy()[real],
                                        atol=1e-4, rtol=0)
+
+
+def family_config(family):
+    """The tiny config the family's parity tests use (3 labels where they choose)."""
+    from parity import test_encoder_families, test_funnel, test_longformer
+    from parity import test_roformer_mobilebert
+    from tiny_configs import SEQ2SEQ_CASES, seq2seq_config
+
+    if family in SEQ2SEQ_CASES:
+        return SEQ2SEQ_CASES[family][0], seq2seq_config(family)
+    for module in (test_encoder_families, test_roformer_mobilebert):
+        table = getattr(module, "ALL", getattr(module, "FAMILIES", {}))
+        if family in table:
+            return table[family][0], module.hf_config(family)
+    module = {"funnel": test_funnel, "longformer": test_longformer}[family]
+    return {"funnel": "Funnel", "longformer": "Longformer"}[family], module.hf_config()
+
+
+PEFT_DEFAULTS = peft.utils.constants.TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+
+@pytest.mark.parametrize("family", [
+    "deberta", "deberta-v2", "funnel", "longformer", "mobilebert", "roformer", "albert",
+    "electra", "mpnet", "xlm-roberta", "camembert", "t5", "mt5", "umt5", "bart", "mbart"])
+def test_default_targets_train_adapters_only_and_peft_loads_them(family, tmp_path):
+    """``enable_lora(rank)`` without target_modules: PEFT's defaults for the family where PEFT
+    has them; only the adapters (and the new classifier head) trainable; PEFT loads the
+    adapter onto the PyTorch classifier with the same logits."""
+    from parity.test_seq2seq_classification import batch
+    from tfhf.models.weights import resolve
+
+    prefix, config = family_config(family)
+    torch.manual_seed(0)
+    pt_cls = getattr(transformers, f"{prefix}ForSequenceClassification")
+    pt_cls(config).save_pretrained(tmp_path / "base")
+    ids, mask = batch(config) if hasattr(config, "d_model") and family != "funnel" else (
+        IDS, MASK)
+    model = load(str(tmp_path / "base")).enable_lora(2)
+    targets = json_targets = sorted(model._lora["targets"])
+    if family in PEFT_DEFAULTS:
+        assert targets == sorted(PEFT_DEFAULTS[family])
+    adapters = [a for _, a in model._lora["modules"].values()]
+    head = [resolve(model, path) for name, path in model.weight_table().items()
+            if name.split(".")[0] in model._lora["modules_to_save"]]
+    assert adapters and head
+    assert {id(v) for v in model.trainable_weights} == (
+        {id(v) for a in adapters for v in (a.lora_a, a.lora_b)} | {id(v) for v in head})
+    rs = np.random.RandomState(0)
+    for v in head + [a.lora_b for a in adapters]:  # as if trained
+        v.assign(rs.randn(*v.shape).astype("float32") * 0.3)
+    model.save_pretrained(tmp_path / "adapter")
+    cfg = json.load(open(tmp_path / "adapter" / "adapter_config.json"))
+    assert cfg["target_modules"] == json_targets
+    base = pt_cls.from_pretrained(tmp_path / "base", attn_implementation="eager")
+    pt = peft.PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
+    with torch.no_grad():
+        want = pt(input_ids=torch.tensor(ids).long(),
+                  attention_mask=torch.tensor(mask).long()).logits.numpy()
+    np.testing.assert_allclose(model(ids, attention_mask=mask).logits.numpy(), want,
+                               atol=1e-4, rtol=0)

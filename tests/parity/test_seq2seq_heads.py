@@ -23,8 +23,8 @@ import tfhf  # noqa: E402
 from tfhf import _keras  # noqa: E402
 from tfhf.errors import ConfigError, InvalidInputError  # noqa: E402
 
-from test_encoder_families import case_cache  # noqa: E402
-from test_seq2seq_classification import as_np, batch, saved_and_loaded_in_pytorch  # noqa: E402
+from parity.test_encoder_families import case_cache  # noqa: E402
+from parity.test_seq2seq_classification import as_np, batch, saved_and_loaded_in_pytorch  # noqa: E402
 from tiny_configs import SEQ2SEQ_CASES, seq2seq_config  # noqa: E402
 
 ATOL = 1e-4

@@ -39,15 +39,22 @@ PREFIX = "base_model.model."
 HEAD_MODULES = {"sequence_classification": ("classifier", "score", "classification_head"),
                 "token_classification": ("classifier", "score"),
                 "question_answering": ("qa_outputs",)}
-# PEFT's default target modules (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING)
+# PEFT's default target modules (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING); the
+# families PEFT has none for (camembert, albert, mpnet, distilbert, funnel, longformer,
+# mobilebert, roformer, umt5, mbart) get their attention's query and value projections, as
+# PEFT's entries for their parent families do
 DEFAULT_TARGETS = {
     "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
     "qwen2": ["q_proj", "v_proj"], "gemma3_text": ["q_proj", "v_proj"],
     "bert": ["query", "value"], "roberta": ["query", "value"],
     "xlm-roberta": ["query", "value"], "camembert": ["query", "value"],
     "electra": ["query", "value"], "albert": ["query", "value"], "mpnet": ["q", "v"],
-    "distilbert": ["q_lin", "v_lin"], "gpt2": ["c_attn"], "bart": ["q_proj", "v_proj"], "t5": ["q", "v"],
-    "mt5": ["q", "v"],
+    "distilbert": ["q_lin", "v_lin"], "gpt2": ["c_attn"],
+    "deberta": ["in_proj"], "deberta-v2": ["query_proj", "value_proj"],
+    "funnel": ["q_head", "v_head"], "longformer": ["query", "value"],
+    "mobilebert": ["query", "value"], "roformer": ["query", "value"],
+    "t5": ["q", "v"], "mt5": ["q", "v"], "umt5": ["q", "v"],
+    "bart": ["q_proj", "v_proj"], "mbart": ["q_proj", "v_proj"],
 }
 TASK_TYPES = {"sequence_classification": "SEQ_CLS", "causal_lm": "CAUSAL_LM",
               "token_classification": "TOKEN_CLS", "question_answering": "QUESTION_ANS",
@@ -169,7 +176,7 @@ class LoraMixin:
             raise InvalidInputError(f"enable_lora: target_modules={target_modules!r} matches no "
                                     f"dense layer of {type(self).__name__}.")
         if modules_to_save is None:
-            modules_to_save = [m for m in HEAD_MODULES.get(self.task, ()) if hasattr(self, m)]
+            modules_to_save = self._head_modules()
         alpha = 2 * rank if alpha is None else alpha
         state = {"rank": rank, "alpha": alpha, "dropout": float(dropout),
                  "targets": target_modules, "modules_to_save": list(modules_to_save),
@@ -182,7 +189,11 @@ class LoraMixin:
             dense.__dict__["_tfhf_lora"] = adapter
             dense.__class__ = lora_class(type(dense))
             state["modules"][name] = (dense, adapter)
-        keep = set(modules_to_save)
+        # the layers holding the modules_to_save (DeBERTa's ``pooler.dense`` lives in tfhf's
+        # ``classifier``): those stay trainable
+        keep = set(modules_to_save) | {
+            path.split(".", 1)[0] for hf_name, path in self.weight_table().items()
+            if hf_name.split(".", 1)[0] in modules_to_save}
         for attr, layer in vars(self).items():
             if (isinstance(layer, keras.layers.Layer) and not isinstance(layer, LoraAdapter)
                     and attr not in keep and layer.trainable):
@@ -190,6 +201,14 @@ class LoraMixin:
                 state["frozen"].append(layer)
         object.__setattr__(self, "_lora", state)  # plain state: not tracked by Keras
         return self
+
+    def _head_modules(self):
+        """PEFT's ``modules_to_save`` for the model's task: the HF modules (first name part)
+        whose weights tfhf's head layer holds (DeBERTa: ``pooler`` and ``classifier``)."""
+        layers = {m for m in HEAD_MODULES.get(self.task, ()) if hasattr(self, m)}
+        names = [hf.split(".", 1)[0] for hf, path in self.weight_table().items()
+                 if path.split(".", 1)[0] in layers]
+        return list(dict.fromkeys(names))
 
     def merge_lora(self):
         """Fold every adapter into its kernel (``W + A B * scale``), remove the adapters and
