@@ -147,6 +147,16 @@ def test_bad_targets_are_clear_errors(base_folder):
         model.enable_lora(0)
 
 
+def assert_peft_matches(base, adapter, model, ids, mask):
+    """PEFT's adapter folder on the PyTorch ``base`` gives tfhf ``model``'s logits."""
+    pt = peft.PeftModel.from_pretrained(base, str(adapter)).eval()
+    with torch.no_grad():
+        want = pt(input_ids=torch.tensor(ids).long(),
+                  attention_mask=torch.tensor(mask).long()).logits.numpy()
+    np.testing.assert_allclose(model(ids, attention_mask=mask).logits.numpy(), want,
+                               atol=1e-4, rtol=0)
+
+
 def test_encoder_decoder_classification_head_trains_and_peft_loads_it(tmp_path):
     """BART's (and T5's) head is ``classification_head``: a new, random head, so LoRA keeps
     it trainable and saves it in modules_to_save, where PEFT finds it."""
@@ -170,12 +180,7 @@ def test_encoder_decoder_classification_head_trains_and_peft_loads_it(tmp_path):
     cfg = json.load(open(tmp_path / "adapter" / "adapter_config.json"))
     assert cfg["modules_to_save"] == ["classification_head"]
     base = transformers.BartForSequenceClassification.from_pretrained(tmp_path / "base")
-    pt = peft.PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
-    with torch.no_grad():
-        want = pt(input_ids=torch.tensor(ids).long(),
-                  attention_mask=torch.tensor(mask).long()).logits.numpy()
-    np.testing.assert_allclose(model(ids, attention_mask=mask).logits.numpy(), want,
-                               atol=1e-4, rtol=0)
+    assert_peft_matches(base, tmp_path / "adapter", model, ids, mask)
 
 
 @pytest.mark.parametrize("head", ["ForTokenClassification", "ForQuestionAnswering"])
@@ -250,7 +255,7 @@ def test_default_targets_train_adapters_only_and_peft_loads_them(family, tmp_pat
     ids, mask = batch(config) if hasattr(config, "d_model") and family != "funnel" else (
         IDS, MASK)
     model = load(str(tmp_path / "base")).enable_lora(2)
-    targets = json_targets = sorted(model._lora["targets"])
+    targets = sorted(model._lora["targets"])
     if family in PEFT_DEFAULTS:
         assert targets == sorted(PEFT_DEFAULTS[family])
     adapters = [a for _, a in model._lora["modules"].values()]
@@ -264,11 +269,6 @@ def test_default_targets_train_adapters_only_and_peft_loads_them(family, tmp_pat
         v.assign(rs.randn(*v.shape).astype("float32") * 0.3)
     model.save_pretrained(tmp_path / "adapter")
     cfg = json.load(open(tmp_path / "adapter" / "adapter_config.json"))
-    assert cfg["target_modules"] == json_targets
+    assert cfg["target_modules"] == targets
     base = pt_cls.from_pretrained(tmp_path / "base", attn_implementation="eager")
-    pt = peft.PeftModel.from_pretrained(base, str(tmp_path / "adapter")).eval()
-    with torch.no_grad():
-        want = pt(input_ids=torch.tensor(ids).long(),
-                  attention_mask=torch.tensor(mask).long()).logits.numpy()
-    np.testing.assert_allclose(model(ids, attention_mask=mask).logits.numpy(), want,
-                               atol=1e-4, rtol=0)
+    assert_peft_matches(base, tmp_path / "adapter", model, ids, mask)
