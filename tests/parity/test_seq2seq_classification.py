@@ -163,3 +163,19 @@ def test_fit_trains_with_the_models_loss(cases):
     before = c.tf.evaluate(ds, verbose=0)
     c.tf.fit(ds, epochs=3, verbose=0)
     assert c.tf.evaluate(ds, verbose=0) < before
+
+
+def test_prepare_tf_dataset_checks_eos_before_fit(cases):
+    """Examples without eos, or with different eos counts, are a clear error when the
+    dataset is prepared (before fit); transformers' messages lead."""
+    datasets = pytest.importorskip("datasets")
+    c = cases("bart")
+    ids, mask = batch(c.config)
+    rows = {"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "labels": [0, 1]}
+    assert c.tf.prepare_tf_dataset(datasets.Dataset.from_dict(rows), batch_size=2) is not None
+    rows["input_ids"][1][5] = 7  # its eos replaced
+    with pytest.raises(InvalidInputError, match="at least one <eos> token.*example 1"):
+        c.tf.prepare_tf_dataset(datasets.Dataset.from_dict(rows), batch_size=2)
+    rows["input_ids"][1][2] = rows["input_ids"][1][5] = c.config.eos_token_id
+    with pytest.raises(InvalidInputError, match="same number of <eos> tokens.*example 1 holds 2"):
+        c.tf.prepare_tf_dataset(datasets.Dataset.from_dict(rows), batch_size=2)

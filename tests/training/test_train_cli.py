@@ -191,6 +191,33 @@ def test_model_folder_of_an_unsupported_type(tiny_bert, tmp_path, csv_file, caps
                  f"{model_type}-model", f"'{model_type}'", hint)
 
 
+def test_seq2seq_checkpoint_whose_tokenizer_adds_no_eos(tiny_bert, tmp_path, csv_file, capsys,
+                                                        monkeypatch):
+    """A T5 classifier pools at each text's last </s>: a tokenizer that ends texts with [SEP]
+    instead is a clear error before training starts, not a graph assertion inside fit."""
+    import torch
+    import transformers
+
+    folder = tmp_path / "t5-with-bert-tokenizer"
+    shutil.copytree(tiny_bert, folder)
+    (folder / "model.safetensors").unlink()
+    torch.manual_seed(0)
+    transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=transformers.AutoTokenizer.from_pretrained(tiny_bert).vocab_size, d_model=8,
+        d_kv=4, d_ff=8, num_layers=1, num_heads=2)).save_pretrained(folder)
+    capsys.readouterr()  # the save's progress bar
+    from tfhf.models.t5.modeling import TFT5ForSequenceClassification
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fit ran")
+
+    monkeypatch.setattr(TFT5ForSequenceClassification, "fit", no_fit)
+    expect_error(train_args(str(folder), csv_file, tmp_path / "o"), capsys,
+                 "Each example must contain at least one <eos> token", "id 1",
+                 "TFT5ForSequenceClassification", "add_special_tokens=True")
+    assert not (tmp_path / "o").exists() and not leftovers(tmp_path)
+
+
 def test_output_path_that_is_a_file(tiny_bert, csv_file, tmp_path, capsys):
     f = tmp_path / "taken"
     f.write_text("do not overwrite")

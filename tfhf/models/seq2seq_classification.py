@@ -7,7 +7,9 @@ last ``eos_token_id`` of ``input_ids`` goes through ``classification_head``
 
 As transformers does, every row must hold the same number of ``<eos>`` tokens, at least one:
 otherwise :class:`~tfhf.errors.InvalidInputError` with transformers' messages (checked eagerly
-and in a graph; under XLA the checks are compiled out, so check a batch eagerly first). The
+and in a graph; under XLA the checks are compiled out, so check a batch eagerly first);
+``prepare_tf_dataset`` checks every example of the dataset the same way before ``fit``
+(``tfhf train`` on a tokenizer that adds no eos stops there, not inside ``fit``). The
 loss follows ``config.problem_type`` (inferred from ``num_labels`` and the label dtype).
 
 A family's class is ``class TFT5ForSequenceClassification(Seq2SeqForSequenceClassification,
@@ -33,6 +35,7 @@ A family's converter maps each task to :data:`HEADS` ``[task]``.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from ..errors import ConfigError, InvalidInputError
@@ -84,6 +87,29 @@ def check_eos_counts(input_ids, eos_token_id):
             tf.debugging.assert_positive(counts, message=AT_LEAST_ONE)]
 
 
+def check_dataset_eos(rows, eos_token_id, model_name):
+    """transformers' rules on every example of a dataset (lists of ids), before training."""
+    counts = np.array([np.count_nonzero(np.asarray(r) == eos_token_id) for r in rows])
+    if not len(counts):
+        return
+    where = np.flatnonzero(counts < 1)
+    if len(where):
+        raise InvalidInputError(
+            f"{AT_LEAST_ONE} {len(where)} of {len(counts)} examples (the first: example "
+            f"{where[0]}) hold no token id {eos_token_id} (config.eos_token_id) in input_ids, "
+            f"and {model_name} classifies the decoder state at each example's last <eos>. "
+            "Tokenize with a tokenizer that ends every text with eos (the checkpoint's own "
+            "T5 / BART tokenizer does, with add_special_tokens=True), or append "
+            f"{eos_token_id} to each example's input_ids.")
+    if (counts != counts[0]).any():
+        j = int(np.flatnonzero(counts != counts[0])[0])
+        raise InvalidInputError(
+            f"{SAME_COUNT} Example 0 holds {counts[0]} tokens of id {eos_token_id} "
+            f"(config.eos_token_id), example {j} holds {counts[j]}, and a batch may mix them: "
+            "end every example with exactly one eos (the tokenizer does) and keep it out of "
+            "the texts.")
+
+
 class Seq2SeqHead:
     """A task head instead of the LM head (no ``lm_head`` weight to tie on load)."""
 
@@ -108,6 +134,13 @@ class Seq2SeqForSequenceClassification(Seq2SeqHead):
     @property
     def label_names(self):
         return ("labels",)
+
+    def check_dataset(self, dataset):
+        """``prepare_tf_dataset``'s check: every example holds the same number of eos, at
+        least one (so ``fit`` cannot stop on a batch that breaks transformers' rules)."""
+        if "input_ids" in getattr(dataset, "column_names", ()):
+            check_dataset_eos(dataset["input_ids"], self.config.eos_token_id,
+                              type(self).__name__)
 
     def call(self, input_ids=None, attention_mask=None, decoder_input_ids=None,
              decoder_attention_mask=None, labels=None, encoder_outputs=None,

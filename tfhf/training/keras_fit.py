@@ -171,6 +171,10 @@ class KerasTrainingMixin:
                                "output_hidden_states", "output_attentions")}
         return names
 
+    def check_dataset(self, dataset):
+        """Raise a clear error, before training, for examples the model cannot take (a hook
+        for heads with rules on their inputs; by default nothing to check)."""
+
     def prepare_tf_dataset(self, dataset, batch_size=8, shuffle=True, tokenizer=None,
                            collate_fn=None, collate_fn_args=None, drop_remainder=None,
                            prefetch=True, seed=None, pad_to_multiple_of=None):
@@ -207,6 +211,7 @@ class KerasTrainingMixin:
                 f"The dataset has none of the model's inputs "
                 f"{sorted(getattr(self, 'model_input_names', inputs))} (columns: {cols}). "
                 "Tokenize the dataset first (dataset.map(tokenize_function, batched=True)).")
+        self.check_dataset(dataset)
         unwanted = [c for c in cols if c not in feature_cols and c not in label_cols]
         if unwanted:
             dataset = dataset.remove_columns(unwanted)
