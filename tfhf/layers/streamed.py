@@ -13,9 +13,17 @@ matrix-vector products: 5.3 ms vs 10.4 ms per step in float32, one thread).
 loop-invariant code motion hoists once per call, as a bfloat16 copy), then tied to the
 loop-varying input by an XLA optimization barrier so that its conversion stays inside the
 loop, fused into the dot. It applies only while tracing an XLA program on a machine without
-a GPU, to bfloat16 weights and inputs of at most :data:`MAX_ROWS` rows (a decode step);
-anything else is a plain ``tf.matmul`` (XLA:GPU has native bfloat16 dots, and a prefill's
-many rows are a float32 GEMM's job).
+a GPU, to bfloat16 weights and inputs of at most :data:`MAX_ROWS` rows (a batch-1 decode
+step); anything else is a plain ``tf.matmul`` (XLA:GPU has native bfloat16 dots, and a
+prefill's many rows are a float32 GEMM's job).
+
+Why one row: the fused convert+dot is a loop fusion that computes each output element as its
+own vectorized reduction, converting the weight row again for every input row; Eigen's
+float32 GEMM on the hoisted float32 copy blocks over the rows instead. At 2 rows and more the
+streamed form cost more CPU time per step than the float32 copy (SmolLM2-135M, batch 8: 133
+vs 79 ms of process CPU time per step, bfloat16 decode at 0.25-0.5x float32; docs/benchmarks.md,
+"bfloat16 decode: why batch 8 was slower than float32"), so batches of 2 and more take the
+plain matmul and decode at float32 speed from bfloat16 weights, as keras-hub's Llama does.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ from tensorflow.python.ops import control_flow_util
 
 from ..hardware import has_accelerator
 
-MAX_ROWS = 8
+#: rows (batch x tokens) up to which a bfloat16 matmul takes the streamed form
+MAX_ROWS = 1
 
 
 def streams(x, kernel) -> bool:
