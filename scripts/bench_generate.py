@@ -309,6 +309,8 @@ def run_speed(args, ctx):
         for name in args.backends:
             if name == "llama.cpp":
                 continue  # once, after the Python backends (run_llamacpp)
+            if dtype not in args.backend_dtypes.get(name, (dtype,)):
+                continue  # "NAME:DTYPE" in --backends: this backend in that dtype only
             print(f"[load] {name} {dtype}", flush=True)
             try:
                 t, backend = timed(make_backend, name, dtype, ctx)
@@ -465,7 +467,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backends", default=",".join(DEFAULT_BACKENDS),
                    help=f"comma-separated, from {', '.join(BACKENDS)} (default: "
-                        f"{','.join(DEFAULT_BACKENDS)})")
+                        f"{','.join(DEFAULT_BACKENDS)}); NAME:DTYPE runs NAME in that "
+                        "--dtype only (e.g. torch:bfloat16)")
     p.add_argument("--batch", default="1,8", help="comma-separated batch sizes")
     p.add_argument("--dtype", default=",".join(DTYPES), help="float32 and/or bfloat16")
     p.add_argument("--prompt-len", type=int, default=64)
@@ -486,7 +489,12 @@ def main(argv=None):
         import _plots
 
         _plots.require_matplotlib()
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    entries = [b.strip().partition(":") for b in args.backends.split(",") if b.strip()]
+    args.backends = list(dict.fromkeys(name for name, _, _ in entries))
+    args.backend_dtypes = {}  # name -> the dtypes it runs in, when restricted
+    for name, _, dtype in entries:
+        if dtype:
+            args.backend_dtypes.setdefault(name, set()).add(dtype)
     unknown = [b for b in args.backends if b not in BACKENDS]
     if unknown:
         p.error(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
