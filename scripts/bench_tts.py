@@ -5,6 +5,7 @@ audio produced (lower is faster).
     python scripts/bench_tts.py --json bench_out/tts.json
     python scripts/bench_tts.py --smoke          # a tiny model, one sentence: checks it runs
     python scripts/bench_tts.py --parts          # + the mel loop alone (where the time goes)
+    python scripts/bench_tts.py --dtype bfloat16 # tfhf bf16 vs PyTorch bf16 (model.to, autocast)
 
 Models: transformers' default ``SpeechT5Config`` (the shapes of microsoft/speecht5_tts: 12 + 6
 layers, hidden 768, 12 heads, FFN 3072, 80 mel bins, speaker embeddings of 512) and default
@@ -20,8 +21,8 @@ same number of frames per sentence. Input ids are the characters' codes modulo t
 (as in real use). Each call synthesizes one sentence end to end: encoder, the mel loop, the
 post-net and the vocoder.
 
-Timing: each backend's first call per sentence (tfhf: tracing + XLA compilation of the loop and
-the vocoder bucket) is reported separately; then ``--repeats`` rounds over all sentences, the
+Timing: each backend's first call per sentence (tfhf: tracing + XLA compilation of the mel loop
+per text bucket, tracing of the vocoder's TF graph once) is reported separately; then ``--repeats`` rounds over all sentences, the
 backends alternating, and the table gives the median and best RTF per backend.
 """
 
