@@ -24,6 +24,8 @@ from tfhf import _keras  # noqa: E402
 from tfhf.errors import ConfigError  # noqa: E402
 
 from parity.test_decoders import CASES, VOCAB, as_np, positions  # noqa: E402
+from parity.test_seq2seq_classification import \
+    saved_and_loaded_in_pytorch as pytorch_reload  # noqa: E402,F401
 
 ATOL = 1e-4
 NUM_LABELS = 3
@@ -102,16 +104,6 @@ def test_logits_match_pytorch_under_xla(cases, family):
     got = fn(tf.constant(ids), tf.constant(mask), tf.constant(positions(mask)))
     np.testing.assert_allclose(as_np(got), as_np(pt_logits(c.pt, ids, mask).logits),
                                atol=ATOL, rtol=0)
-
-
-def pytorch_reload(model, pt_cls, folder):
-    """tfhf's ``save_pretrained`` files in PyTorch: no missing or unexpected weight."""
-    model.save_pretrained(folder)
-    pt, info = pt_cls.from_pretrained(folder, output_loading_info=True,
-                                      attn_implementation="eager")
-    assert not info["missing_keys"] and not info["unexpected_keys"], info
-    assert pt.config.architectures == [pt_cls.__name__]
-    return pt.eval()
 
 
 @pytest.mark.parametrize("family", ["qwen2", "gpt2"])
