@@ -130,21 +130,34 @@ def decode_attention(q, k_cache, v_cache, k_new, v_new, bias, cache_index, scale
     """
     heads, d = q.shape[2], q.shape[3]
     kv_heads = k_cache.shape[1]
-    groups = heads // kv_heads
     b, length = tf.shape(q)[0], tf.shape(k_cache)[2]
-    qg = tf.reshape(q, [b, kv_heads, groups, d])  # head = kv head * groups + group
-    k_new = tf.cast(k_new, k_cache.dtype)
-    old = tf.matmul(qg, k_cache, transpose_b=True)  # (b, kvh, g, L)
-    new = tf.reduce_sum(qg * k_new, axis=-1, keepdims=True)  # (b, kvh, g, 1)
+    qg = tf.reshape(q, [b, kv_heads, heads // kv_heads, d])  # head = kv head * groups + group
+    bias = tf.reshape(bias, [b, 1, 1, length])
+    ctx = attend_before_write(qg, k_cache, v_cache, k_new, v_new, bias, cache_index, scale,
+                              softcap)
+    return tf.reshape(ctx, [b, 1, heads * d])
+
+
+def attend_before_write(q, k_cache, v_cache, k_new, v_new, bias, cache_index, scale,
+                        softcap=None):
+    """softmax(q k^T * scale + bias) v over the cache as it was before this step's write
+    (slot ``cache_index`` still empty) plus the step's own key/value, which is what the
+    written cache holds. q: (batch, heads, n, d) (n: query groups or the one new position);
+    k_cache, v_cache: (batch, heads, L, d); k_new, v_new: (batch, heads, 1, d); bias:
+    additive, broadcastable to (batch, heads, n, L). Returns (batch, heads, n, d).
+    Shared by :func:`decode_attention` and the encoder-decoder layers' one-position step."""
+    q, k_new = tf.cast(q, k_cache.dtype), tf.cast(k_new, k_cache.dtype)
+    old = tf.matmul(q, k_cache, transpose_b=True)  # (b, h, n, L)
+    new = tf.reduce_sum(q * k_new, axis=-1, keepdims=True)  # (b, h, n, 1)
     scores = tf.cast(tf.concat([old, new], axis=-1), tf.float32) * scale
     if softcap is not None:
         scores = tf.tanh(scores / softcap) * softcap
-    bias = tf.reshape(tf.cast(bias, tf.float32), [b, 1, 1, length])
+    bias = tf.cast(bias, tf.float32)
     index = tf.cast(cache_index, tf.int32)
     # the slot being written holds no key yet: its score comes from ``new``
-    bias_old = tf.where(tf.range(length) == index, tf.constant(MASK_VALUE, tf.float32), bias)
+    bias_old = tf.where(tf.range(tf.shape(k_cache)[2]) == index,
+                        tf.constant(MASK_VALUE, tf.float32), bias)
     bias_new = tf.gather(bias, index[None], axis=-1)
     probs = tf.nn.softmax(scores + tf.concat([bias_old, bias_new], axis=-1), axis=-1)
     probs = tf.cast(probs, v_cache.dtype)
-    ctx = tf.matmul(probs[..., :-1], v_cache) + probs[..., -1:] * tf.cast(v_new, v_cache.dtype)
-    return tf.reshape(ctx, [b, 1, heads * d])
+    return tf.matmul(probs[..., :-1], v_cache) + probs[..., -1:] * tf.cast(v_new, v_cache.dtype)

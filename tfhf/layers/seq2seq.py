@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from .._keras import add_weight, keras, track_layers
 from .activations import get_activation
-from .attention import (MASK_VALUE, attend, attention_bias_from_mask, causal_bias, merge_heads,
-                        split_heads, write_cache)
+from .attention import (attend, attend_before_write, attention_bias_from_mask, causal_bias,
+                        merge_heads, split_heads, write_cache)
 from .core import Dense, Embedding, build_sublayers
 from .specs import (LEARNED, RELATIVE, RELATIVE_KEYS, SINUSOIDAL, SINUSOIDAL_WEIGHT,
                     Seq2SeqSpec)
@@ -183,18 +183,7 @@ class Attention(keras.layers.Layer):
         q = split_heads(self.q_proj(x), self.num_heads, self.head_dim)  # (b, h, 1, d)
         k_new, v_new = self.key_values(x)
         k_new, v_new = tf.cast(k_new, k_buf.dtype), tf.cast(v_new, v_buf.dtype)
-        old = tf.matmul(tf.cast(q, k_buf.dtype), k_buf, transpose_b=True)  # (b, h, 1, L)
-        new = tf.reduce_sum(tf.cast(q, k_buf.dtype) * k_new, axis=-1, keepdims=True)
-        scores = tf.cast(tf.concat([old, new], axis=-1), tf.float32) * self.scale
-        index = tf.cast(cache_index, tf.int32)
-        bias = tf.cast(bias, tf.float32)
-        # the slot being written holds no key yet: its score comes from ``new``
-        bias_old = tf.where(tf.range(tf.shape(k_buf)[2]) == index,
-                            tf.constant(MASK_VALUE, tf.float32), bias)
-        bias_new = tf.gather(bias, index[None], axis=-1)
-        probs = tf.nn.softmax(scores + tf.concat([bias_old, bias_new], axis=-1), axis=-1)
-        probs = tf.cast(probs, v_buf.dtype)
-        ctx = tf.matmul(probs[..., :-1], v_buf) + probs[..., -1:] * v_new
+        ctx = attend_before_write(q, k_buf, v_buf, k_new, v_new, bias, cache_index, self.scale)
         after = tf.reduce_sum(ctx[:1, :1, :, :1]) * 0.0
         cache = write_cache(cache, cache_index, k_new + after, v_new + after)
         return self.o_proj(merge_heads(ctx)), cache
