@@ -38,15 +38,32 @@ from ..hardware import has_accelerator
 MAX_ROWS = 1
 
 
-def streams(x, kernel) -> bool:
-    """Whether :func:`matmul_weight` takes the streamed form for these operands here."""
-    if kernel.dtype != tf.bfloat16 or x.dtype != tf.bfloat16 or tf.executing_eagerly():
+def few_rows_on_xla_cpu(x) -> bool:
+    """Whether ``x`` has at most :data:`MAX_ROWS` static rows (batch x tokens) and is being
+    traced into an XLA program on a machine without a GPU: the case for a streamed form (also
+    used by the quantized weights, tfhf.quantization.ops)."""
+    if tf.executing_eagerly():
         return False
     rows = x.shape[:-1].num_elements()
     if rows is None or rows > MAX_ROWS:
         return False
     graph = tf.compat.v1.get_default_graph()
     return control_flow_util.GraphOrParentsInXlaContext(graph) and not has_accelerator()
+
+
+def streams(x, kernel) -> bool:
+    """Whether :func:`matmul_weight` takes the streamed form for these operands here."""
+    if kernel.dtype != tf.bfloat16 or x.dtype != tf.bfloat16:
+        return False
+    return few_rows_on_xla_cpu(x)
+
+
+def tie(x, *weights):
+    """``(x, weights)`` through one XLA optimization barrier: a conversion of the weights
+    computed from the results depends on the step's input ``x``, so loop-invariant code
+    motion cannot hoist it out of a decode loop (it stays fused into the dot that reads it)."""
+    out = tf2xla.optimization_barrier(x, *weights)
+    return out[0], tuple(out[1:])
 
 
 def _barrier_gradient(op, *grads):
@@ -70,6 +87,6 @@ def matmul_weight(x, kernel, transpose_b=False):
     weight = kernel if transpose_b else tf.transpose(kernel)  # (out, in), hoisted
     lead = tf.shape(x)[:-1]
     flat = tf.reshape(x, [-1, x.shape[-1]])
-    flat, weight = tf2xla.optimization_barrier(flat, weight)
+    flat, (weight,) = tie(flat, weight)
     y = tf.matmul(flat, weight, transpose_b=True)
     return tf.reshape(y, tf.concat([lead, tf.shape(y)[-1:]], 0))

@@ -1,26 +1,26 @@
 """The TensorFlow math of quantized weights (layouts in :mod:`tfhf.quantization.packing`).
 
-Two formulations, chosen when the function is traced, from the static number of input rows:
+Two formulations, chosen when the function is traced:
 
-* ``dequantize`` + matmul (the default for every row count): in the optimized HLO of
-  XLA:CPU (TF 2.21) the int8 convert and scale land in the same kLoop fusion as a
-  matrix-vector dot (``bitcast_dot_fusion``), but inside a ``tf.while_loop`` with
-  loop-invariant weights XLA's loop-invariant code motion hoists the dequantization out of
-  the loop, so the steps read a float copy (docs/quantization.md);
-* :func:`gemv`, a multiply-reduce ``y[n, o] = sum_i x[n, i] * w(q[o, i])``: measured NOT fused
-  by XLA:CPU (it materializes the f32 product, then a YNNPACK reduce) and ~7x slower than the
-  float dot, so it is used only below ``GEMV_MAX_ROWS`` rows (0: never) and kept for study.
+* :func:`gemv`, for inputs of one row (a batch-1 decode step) traced into an XLA program on
+  a machine without a GPU (``tfhf.layers.streamed.few_rows_on_xla_cpu``, the test the
+  bfloat16 streamed matmul uses): the small weights are tied to the step's input by an XLA
+  optimization barrier (``streamed.tie``), so their conversion stays inside the decode loop,
+  fused into a multiply-reduce that runs along each contiguous weight row and applies the
+  scales to the reduction's result: int8 per channel is a dot on the converted int8 row, then
+  one multiply by the channel's scale; groups (int4, GGUF Q8_0 / Q4_*) reduce each group of a
+  row, then ``sum_g scale * partial_g (+ offset_g * sum of x over group g)``. A step then reads
+  1 (int8) or ~0.6 (int4) bytes per weight (docs/benchmarks.md, "Quantized decode at batch 1");
+* :func:`fused_matmul` (more rows: a prefill, batch > 1, eager calls): the int8 convert (scale
+  after the dot) or the int4 unpack written on the dot's operand and tied to ``x`` by
+  :func:`step_zero`; XLA fuses the convert into a float32 dot.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
-# the largest static row count (batch x tokens) that takes the multiply-reduce path; 0 since
-# XLA:CPU does not fuse it (see the module docstring)
-GEMV_MAX_ROWS = 0
-# dequantize inside each call (XLA fuses the convert into the dot and cannot hoist it)
-PER_STEP = True
+from ..layers import streamed
 
 
 def _groups(q, scale, bits):
@@ -62,16 +62,9 @@ def step_zero(x):
 def matmul(x, q, scale, offset, bits, dtype):
     """``x (..., in) @ w.T`` for a quantized ``w`` (out, in); result in ``dtype``."""
     x = tf.cast(x, dtype)
-    if PER_STEP:
-        return fused_matmul(x, q, scale, offset, bits, dtype)
-    rows = 1
-    for d in x.shape[:-1]:
-        rows = None if d is None or rows is None else rows * d
-    if rows is None or rows > GEMV_MAX_ROWS:
-        w = dequantize(q, scale, offset, bits, dtype)
-        return tf.matmul(x, w, transpose_b=True) if x.shape.rank == 2 else \
-            tf.einsum("...i,oi->...o", x, w)
-    return gemv(x, q, scale, offset, bits, dtype)
+    if streamed.few_rows_on_xla_cpu(x):
+        return gemv(x, q, scale, offset, bits, dtype)
+    return fused_matmul(x, q, scale, offset, bits, dtype)
 
 
 def fused_matmul(x, q, scale, offset, bits, dtype):
@@ -87,21 +80,30 @@ def fused_matmul(x, q, scale, offset, bits, dtype):
 
 
 def gemv(x, q, scale, offset, bits, dtype):
-    """The multiply-reduce formulation (few rows of ``x``)."""
-    out, groups, g = _groups(q, scale, bits)
+    """The multiply-reduce formulation (few rows of ``x``, float32 arithmetic); inside an XLA
+    program on CPU the weights are tied to ``x`` (see the module docstring)."""
     lead = tf.shape(x)[:-1]
-    xr = tf.reshape(x, [-1, 1, groups, g])  # (n, 1, G, g)
-    s = tf.cast(scale, dtype)
+    flat = tf.cast(tf.reshape(x, [-1, x.shape[-1]]), tf.float32)
+    weights = (q, scale) if offset is None else (q, scale, offset)
+    if streamed.few_rows_on_xla_cpu(x):
+        flat, weights = streamed.tie(flat, *weights)
+    y = _reduce_rows(flat, *weights, bits=bits)
+    return tf.cast(tf.reshape(y, tf.concat([lead, tf.shape(y)[-1:]], 0)), dtype)
+
+
+def _reduce_rows(x, q, scale, offset=None, bits=8):
+    """``x`` (n, in) float32 times the quantized (out, in) weight, (n, out) float32."""
+    out, groups, g = _groups(q, scale, bits)
+    s = tf.cast(scale, tf.float32)
+    if bits == 8 and groups == 1:  # per channel: a dot on the int8 row, then the scale
+        return tf.matmul(x, tf.cast(q, tf.float32), transpose_b=True) * s[:, 0]
     if bits == 8:
-        w = tf.cast(tf.reshape(q, [out, groups, g]), dtype)
-        if groups == 1:  # per channel: scale after the sum
-            y = tf.reduce_sum(xr[:, :, 0] * w[:, 0], -1) * s[:, 0]
-        else:
-            y = tf.reduce_sum(tf.reduce_sum(xr * w, -1) * s, -1)
-    else:
-        lo, hi = _nibbles(tf.reshape(q, [out, groups, g // 2]))
-        x_lo, x_hi = xr[..., : g // 2], xr[..., g // 2:]
-        dots = tf.reduce_sum(x_lo * tf.cast(lo, dtype) + x_hi * tf.cast(hi, dtype), -1)
-        sums = tf.reduce_sum(xr, -1)  # (n, 1, G): the offset multiplies the group's sum of x
-        y = tf.reduce_sum(dots * s + sums * tf.cast(offset, dtype), -1)
-    return tf.reshape(y, tf.concat([lead, [out]], 0))
+        w = tf.cast(tf.reshape(q, [out, groups, g]), tf.float32)
+        partial = tf.reduce_sum(tf.reshape(x, [-1, 1, groups, g]) * w, -1)  # (n, out, G)
+        return tf.reduce_sum(partial * s, -1)
+    lo, hi = _nibbles(tf.reshape(q, [out, groups, g // 2]))
+    x5 = tf.reshape(x, [-1, 1, groups, 2, g // 2])  # low nibble j, high nibble j + g // 2
+    partial = tf.reduce_sum(x5[:, :, :, 0] * tf.cast(lo, tf.float32)
+                            + x5[:, :, :, 1] * tf.cast(hi, tf.float32), -1)
+    sums = tf.reduce_sum(x5, [3, 4])  # (n, 1, G): the offset multiplies the group's sum of x
+    return tf.reduce_sum(partial * s + sums * tf.cast(offset, tf.float32), -1)
