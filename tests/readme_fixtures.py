@@ -23,7 +23,6 @@ import json
 import os
 import sys
 
-# the agent's prompt is ~4k byte-level tokens with this tokenizer: a long context
 HERE = os.path.dirname(os.path.abspath(__file__))
 for sub in ("training", "pipelines", "audio"):
     if os.path.join(HERE, sub) not in sys.path:
@@ -45,6 +44,44 @@ def byte_vocab():
     return SPECIALS + list(bytes_to_unicode().values())
 
 
+def _merge_corpus():
+    """English and Python text like the agent's prompts, so the merges shorten them."""
+    import glob
+
+    texts = [ARTICLE]
+    for path in sorted(glob.glob(os.path.join(HERE, "..", "tfhf", "agents", "*.py"))) + \
+            [os.path.join(HERE, "..", "README.md")]:
+        with open(path, encoding="utf-8") as fh:
+            texts.append(fh.read())
+    return texts
+
+
+_BPE = {}
+
+
+def byte_bpe():
+    """(tokens, merges): :func:`byte_vocab` plus up to 1500 byte-level BPE merges learned on
+    :func:`_merge_corpus`. Any text still tokenizes and decodes (every byte is a token), but
+    the agent's ~8k-byte prompt becomes ~2-3k tokens instead of one per byte, which keeps
+    the README's agent snippet at a small prompt bucket (memory and compile time)."""
+    if not _BPE:
+        from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+        backend = Tokenizer(models.BPE())
+        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        trainer = trainers.BpeTrainer(
+            vocab_size=len(byte_vocab()) + 1500, special_tokens=SPECIALS, show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        backend.train_from_iterator(_merge_corpus(), trainer=trainer)
+        model = json.loads(backend.to_str())["model"]
+        vocab = model["vocab"]
+        tokens = sorted(vocab, key=vocab.get)
+        assert tokens[:len(SPECIALS)] == SPECIALS and len(set(tokens)) == len(tokens)
+        merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+        _BPE.update(tokens=tokens, merges=merges)
+    return list(_BPE["tokens"]), list(_BPE["merges"])
+
+
 # ----------------------------------------------------------------------------- HF folders
 def tiny_bert_classifier(folder):
     from _train_helpers import build_tiny_checkpoint
@@ -58,8 +95,9 @@ def tiny_llama_folder(folder):
     import transformers
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    tokens = byte_vocab()
-    backend = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=[]))
+    tokens, merges = byte_bpe()
+    backend = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)},
+                                   merges=[tuple(m.split(" ")) for m in merges]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens([AddedToken(t, special=True) for t in SPECIALS])
@@ -88,13 +126,13 @@ def tiny_whisper_en(folder):
 
 # ----------------------------------------------------------------------------- GGUF
 def tiny_gguf(path, seed=0):
-    """A tiny random llama GGUF (F32) with a byte-level BPE vocabulary and a ChatML template,
-    written with gguf-py the way llama.cpp's converter writes one."""
+    """A tiny random llama GGUF (F32) with a byte-level BPE vocabulary (:func:`byte_bpe`) and
+    a ChatML template, written with gguf-py the way llama.cpp's converter writes one."""
     import numpy as np
     from gguf import GGUFWriter, MODEL_ARCH, get_tensor_name_map
 
     c = LLAMA
-    tokens = byte_vocab()
+    tokens, merges = byte_bpe()
     rng = np.random.RandomState(seed)
     h, hd, nh, nkv, ff = (c["hidden_size"], c["head_dim"], c["num_attention_heads"],
                           c["num_key_value_heads"], c["intermediate_size"])
@@ -128,7 +166,7 @@ def tiny_gguf(path, seed=0):
     w.add_token_list(tokens)
     w.add_token_types([3, 3, 3] + [1] * (len(tokens) - 3))
     w.add_token_scores([0.0] * len(tokens))
-    w.add_token_merges([])
+    w.add_token_merges(merges)
     w.add_bos_token_id(1)
     w.add_eos_token_id(2)
     w.add_pad_token_id(0)
