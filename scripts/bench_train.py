@@ -126,6 +126,22 @@ class TorchRunner:
         return times
 
 
+def speed_ratios(results):
+    """tfhf / PyTorch per precision: the fastest tfhf configuration's samples/s (median
+    step) over the fastest PyTorch configuration's (> 1: tfhf trains faster)."""
+    out = {}
+    for label, tf_key, pt_key in (("float32", "float32", "float32"),
+                                  ("bf16", "mixed_bfloat16", "bf16")):
+        def best(prefix, key):
+            rows = [(r["samples_per_s"], n) for n, r in results.items()
+                    if n.startswith(prefix) and key in n and r.get("samples_per_s")]
+            return max(rows) if rows else None
+        t, p = best("tfhf", tf_key), best("PyTorch", pt_key)
+        if t and p:
+            out[label] = {"ratio": t[0] / p[0], "tfhf": t[1], "pytorch": p[1]}
+    return out
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=32)
@@ -254,10 +270,14 @@ def main(argv=None):
                   f"{r['step_s_median']:.2f} | {r['first_step_s']:.1f} |")
         else:
             print(f"| {name} | failed: {r['error']} | | | |")
+    ratios = speed_ratios(results)
+    for label, r in ratios.items():
+        print(f"tfhf / PyTorch {label}: {r['ratio']:.2f}x ({r['tfhf']} vs {r['pytorch']}, "
+              "samples/s of the median step)")
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fh:
-            json.dump({"info": info, "results": results}, fh, indent=1)
+            json.dump({"info": info, "results": results, "ratios": ratios}, fh, indent=1)
         print(f"\nwrote {args.json}")
     if args.plot:
         chart = _plots.save_chart({"info": info, "results": results}, args.plot)

@@ -74,20 +74,26 @@ def merge_heads(x):
     return tf.reshape(x, [b, t, x.shape[2] * x.shape[3]])
 
 
-def attend(q, k, v, bias=None, dropout=None, training=False, scale=None):
+def attend(q, k, v, bias=None, dropout=None, training=False, scale=None,
+           bfloat16_softmax=False):
     """softmax(q k^T * scale + bias) v over (batch, heads, len, head_dim) tensors.
 
-    Returns ``(context, probs)``; probs are float32.
+    Returns ``(context, probs)``; probs are float32. ``bfloat16_softmax``: with bfloat16
+    q/k/v (a ``mixed_bfloat16`` policy) the scores, mask, softmax and dropout stay in
+    bfloat16, as Keras' own attention does under a mixed policy and PyTorch's bf16 autocast
+    does (bfloat16 has float32's range; the encoders' parity within the mixed-precision
+    tolerance holds); otherwise they are float32.
     """
     scale = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
     scores = tf.matmul(q, k, transpose_b=True)
-    scores = tf.cast(scores, tf.float32) * scale
+    dtype = tf.bfloat16 if bfloat16_softmax and scores.dtype == tf.bfloat16 else tf.float32
+    scores = tf.cast(scores, dtype) * tf.cast(scale, dtype)
     if bias is not None:
-        scores = scores + tf.cast(bias, tf.float32)
+        scores = scores + tf.cast(bias, dtype)
     probs = tf.nn.softmax(scores, axis=-1)
     p = dropout(probs, training=training) if dropout is not None else probs
     ctx = tf.matmul(tf.cast(p, v.dtype), v)
-    return ctx, probs
+    return ctx, tf.cast(probs, tf.float32)
 
 
 def grouped_attention(q, k, v, bias, scale, softcap=None, dropout=None, training=False):

@@ -57,7 +57,9 @@ class Dense(keras.layers.Layer):
             x = tf.cast(x, self.compute_dtype)
             y = matmul_weight(x, tf.cast(self.kernel, self.compute_dtype))
         if self.bias is not None:
-            y = y + tf.cast(self.bias, self.compute_dtype)
+            bias = tf.cast(self.bias, self.compute_dtype)
+            # BiasAdd: fused into oneDNN's MatMul; its gradient is one BiasAddGrad
+            y = tf.nn.bias_add(y, bias) if (y.shape.rank or 0) >= 2 else y + bias
         return y
 
     def get_config(self):

@@ -110,7 +110,7 @@ class SelfAttention(keras.layers.Layer):
             q, k = (apply_rotary_interleaved(t, *rotary) for t in (q, k))
             if self.rotary_value:
                 v = apply_rotary_interleaved(v, *rotary)
-        ctx, probs = attend(q, k, v, bias, self.dropout, training)
+        ctx, probs = attend(q, k, v, bias, self.dropout, training, bfloat16_softmax=True)
         return self.out(merge_heads(ctx)), probs
 
 

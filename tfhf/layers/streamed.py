@@ -83,7 +83,15 @@ def matmul_weight(x, kernel, transpose_b=False):
     (``kernel`` (out, in), e.g. a tied embedding table); x of any rank."""
     kernel = tf.convert_to_tensor(kernel)
     if not streams(x, kernel):
-        return tf.matmul(x, kernel, transpose_b=transpose_b)
+        if x.shape.rank is None or x.shape.rank <= 2:
+            return tf.matmul(x, kernel, transpose_b=transpose_b)
+        # (..., in) as one (rows, in) GEMM: oneDNN's MatMul (fused with a following
+        # BiasAdd) instead of a broadcast BatchMatMul, whose kernel gradient is one GEMM per
+        # batch row plus a Sum over them (docs/benchmarks.md, "Fine-tuning")
+        y = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), kernel, transpose_b=transpose_b)
+        out = tf.reshape(y, tf.concat([tf.shape(x)[:-1], tf.shape(y)[-1:]], 0))
+        out.set_shape(x.shape[:-1].concatenate(y.shape[-1:]))
+        return out
     weight = kernel if transpose_b else tf.transpose(kernel)  # (out, in), hoisted
     lead = tf.shape(x)[:-1]
     flat = tf.reshape(x, [-1, x.shape[-1]])
