@@ -45,6 +45,17 @@ DOCUMENTS = ["The river flooded the village after three days of rain; nobody was
 CATEGORIES = ["praise", "complaint", "question"]
 COMMENT = "Why does the app need my location to show the weather?"
 TRANSCRIPT = "The meeting moves to Friday at ten. Everyone was pleased with the new plan."
+# added 2026-12-07 (issue 21, second pass): inputs of the dev tasks 18-29
+PASSAGE = ("The museum is open from Tuesday to Sunday. Tickets cost 9 euros; children under "
+           "twelve enter for free. Guided tours start every hour from ten in the morning.")
+QUERY = "How much is a ticket?"
+FEEDBACK = ["Delivery was fast and the box was intact.", "The charger stopped working.",
+            "Nice colours, would buy again."]
+TOPICS = ["health", "travel", "finance"]
+PARAGRAPH = "Doctors recommend thirty minutes of walking a day to lower blood pressure."
+NOTE = "Could you tell me when my order will arrive?"
+LINES = ["Good morning.", "Where is the station?"]
+TITLE = "Spring sale"
 OUTPUTS = {  # what the stand-in tools return
     "text_classifier": lambda text: "POSITIVE",
     "summarizer": lambda text: "A new library will be built.",
@@ -159,6 +170,53 @@ def dev_tasks():
         Task("How many words are in the `text`?", {"text": ARTICLE},
              answer=(str(len(ARTICLE.split())),)),
         Task("Draw a picture of a cat.", {}, refuse=True),
+    ] + added_dev_tasks()
+
+
+def added_dev_tasks():
+    """Dev tasks 18-29, added 2026-12-07 (issue 21, second pass) before changing anything, to
+    measure the changes on tasks the prompt was not tuned on: chains ending in a translation,
+    download-then-X, transcribe-then-X, loops, labels in the text or as a variable, a task
+    that needs no tool and one no tool can do, in wording and variable names unlike the
+    worked examples and the other tasks."""
+    return [
+        Task("Grab the document at `page_url` and translate its text into Spanish.",
+             {"page_url": "URL"},
+             [("text_downloader", {"url": var("page_url")}),
+              ("translator", {"text": out("text_downloader"), "tgt_lang": has("spanish")})]),
+        Task("Listen to the `clip`, write down the words and render them in German.",
+             {"clip": "AUDIO"},
+             [("transcriber", {"audio": var("clip")}),
+              ("translator", {"text": out("transcriber"), "tgt_lang": has("german")})]),
+        Task("Use the `passage` to answer the `query`, then give me the answer in Dutch.",
+             {"passage": PASSAGE, "query": QUERY},
+             [("text_qa", {"text": var("passage"), "question": var("query")}),
+              ("translator", {"text": out("text_qa"), "tgt_lang": has("dutch")})]),
+        Task("Read the article at `source` and tell me its topic: health, travel or finance.",
+             {"source": "URL"},
+             [("text_downloader", {"url": var("source")}),
+              ("zero_shot_classifier", {"text": out("text_downloader"),
+                                        "labels": labels("health", "travel", "finance")})]),
+        Task("Go through the `feedback` and tell me the sentiment of every entry.",
+             {"feedback": FEEDBACK}, [("text_classifier", {"text": each("feedback")})]),
+        Task("Tell me which of the `topics` best describes the `paragraph`.",
+             {"paragraph": PARAGRAPH, "topics": TOPICS},
+             [("zero_shot_classifier", {"text": var("paragraph"), "labels": var("topics")})]),
+        Task("Is the `note` a request, a compliment or a complaint?", {"note": NOTE},
+             [("zero_shot_classifier", {"text": var("note"), "labels": labels(
+                 "request", "compliment", "complaint")})]),
+        Task("Write down what is said in the `memo`, then answer the `query` about it.",
+             {"memo": "AUDIO", "query": QUERY},
+             [("transcriber", {"audio": var("memo")}),
+              ("text_qa", {"text": out("transcriber"), "question": var("query")})]),
+        Task("Render each of the `lines` in French.", {"lines": LINES},
+             [("translator", {"text": each("lines"), "tgt_lang": has("french")})]),
+        Task("Fetch `site` and give me a short summary of it.", {"site": "URL"},
+             [("text_downloader", {"url": var("site")}),
+              ("summarizer", {"text": out("text_downloader")})]),
+        Task("How many characters long is the `title`?", {"title": TITLE},
+             answer=(str(len(TITLE)),)),
+        Task("Send an email to my landlord saying the heating is broken.", {}, refuse=True),
     ]
 
 

@@ -27,7 +27,7 @@ import re
 
 from ..errors import ConfigError
 from ._http import LLMResponseError
-from .checks import overwritten_inputs
+from .checks import missing_steps, misused_urls, overwritten_inputs, unused_inputs
 from .examples import render_examples, select_examples
 from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate, evaluate_isolated
 from .literals import python_literal
@@ -212,7 +212,8 @@ class Agent:
         tools = describe_tools(self.toolbox)
         if not chat_mode:
             rendered = self.run_prompt_template.replace("<<all_tools>>", tools)
-            rendered = rendered.replace("<<variables>>", describe_variables(variables))
+            rendered = rendered.replace("<<variables>>", describe_variables(variables,
+                                                                           self.toolbox))
             if "<<examples>>" in rendered:
                 rendered = rendered.replace("<<examples>>", render_examples(
                     select_examples(task, variables, self.toolbox, k=self.num_examples)))
@@ -308,17 +309,54 @@ class Agent:
             self.log(printed.rstrip("\n"))
         return result
 
-    def _check_inputs(self, code, variables, reply):
-        """An :class:`AgentFailure` (kind ``"overwritten_input"``) when ``code`` replaces a
-        variable passed in with a made-up value before reading it, else None."""
+    def _check_inputs(self, code, variables, reply, task=""):
+        """An :class:`AgentFailure` when ``code`` would run but not do the task (see
+        :mod:`tfhf.agents.checks`): it replaces a variable passed in with a made-up value
+        (kind ``"overwritten_input"``), gives a web address passed in to a tool as if it were
+        the page's text (``"url_as_text"``), never reads a variable the task names
+        (``"unused_input"``) or leaves out a step the task asks for (``"missing_step"``);
+        else None."""
         found = overwritten_inputs(code, variables)
-        if not found:
-            return None
-        name, source = found[0]
-        return self._failure(
-            f"The program replaces the variable `{name}` that was passed in with a made-up "
-            f"value (`{source}`), so it would not work on the real `{name}`. Use `{name}` as "
-            "it is, without assigning it.", kind="overwritten_input", code=code, reply=reply)
+        if found:
+            name, source = found[0]
+            return self._failure(
+                f"The program replaces the variable `{name}` that was passed in with a made-up "
+                f"value (`{source}`), so it would not work on the real `{name}`. Use `{name}` "
+                "as it is, without assigning it.", kind="overwritten_input", code=code,
+                reply=reply)
+        message, kind = self._step_problem(code, variables, task)
+        if message:
+            return self._failure(message, kind=kind, code=code, reply=reply)
+        return None
+
+    def _step_problem(self, code, variables, task):
+        urls = {n for n, v in variables.items() if isinstance(v, str) and
+                re.match(r"https?://\S+$", v.strip())}
+        downloader = next((n for n, t in self.toolbox.items()
+                           if "url" in (getattr(t, "inputs", None) or {})), None)
+        misused = misused_urls(code, urls, self.toolbox) if downloader else []
+        if misused:
+            name, tool, arg = misused[0]
+            return (f"`{name}` is a web address, not the text of the page: `{tool}({arg}="
+                    f"{name})` would work on the address itself. First get the page's text "
+                    f"with `page = {downloader}(url={name})`, then give `page` to `{tool}`.",
+                    "url_as_text")
+        unused = unused_inputs(code, variables, task)
+        if unused:
+            name = unused[0]
+            return (f"The program never uses the variable `{name}`, which the task is about. "
+                    f"Work on `{name}` itself (it already exists), calling the tools that the "
+                    "task needs on it.", "unused_input")
+        missing = missing_steps(code, task, self.toolbox)
+        if missing:
+            tool = missing[0]
+            example = getattr(self.toolbox[tool], "example", None)
+            return (f"The task asks for a step that `{tool}` does, but the program never "
+                    f"calls `{tool}`: add that call"
+                    + (f" (for example `{' '.join(str(example).split())}`)"
+                       if isinstance(example, str) and example.strip() else "")
+                    + ", giving it the output of the step before.", "missing_step")
+        return None, None
 
     def _ask(self, prompt, stop, chat_task=None):
         """The part ``run`` and ``chat`` share: ask the LLM, keep its reply (and the chat
@@ -382,7 +420,7 @@ class Agent:
             if failure is None:
                 if return_code:
                     return self.standalone_code(code, remote=remote, variables=kwargs)
-                failure = self._check_inputs(code, kwargs, reply)
+                failure = self._check_inputs(code, kwargs, reply, task)
             if failure is None:
                 self.log("\n\n==Result==")
                 state = dict(kwargs)
@@ -394,7 +432,8 @@ class Agent:
             if attempt == retries:
                 return failure
             self._retry_log(attempt + 1, retries, failure)
-            prompt = retry_prompt(prompt, reply, failure, describe_variables(kwargs))
+            prompt = retry_prompt(prompt, reply, failure,
+                                  describe_variables(kwargs, self.toolbox))
         return failure
 
     def chat(self, task, *, return_code=False, remote=False, max_retries=None, **kwargs):

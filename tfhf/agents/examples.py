@@ -73,13 +73,15 @@ EXAMPLES = (
       'answer = text_qa(text=memo, question="When is the meeting?")\n'
       'print(f"The meeting is {answer}.")', ("text_qa",)),
     E("Read the page at `link` and tell me who wrote it.",
-      '`link` (str, 38 characters: "https://example.com/blog/spring-garden")', ("str", "url"),
+      "`link` (str, a web address: get its text with `text_downloader(url=link)` first)",
+      ("str", "url"),
       "tools: `text_downloader` to get the text of the page, then `text_qa` to find its "
       "author in that text.",
       'page = text_downloader(url=link)\nauthor = text_qa(text=page, question="Who wrote this '
       'page?")\nprint(f"The author is {author}.")', ("text_downloader", "text_qa")),
     E("What is the site at `site_url` about, in short?",
-      '`site_url` (str, 31 characters: "https://example.org/about-us")', ("str", "url"),
+      "`site_url` (str, a web address: get its text with `text_downloader(url=site_url)` "
+      "first)", ("str", "url"),
       "tools: `text_downloader` to get the text of the site, then `summarizer` to shorten it.",
       'page = text_downloader(url=site_url)\nsummary = summarizer(text=page)\nprint(summary)',
       ("text_downloader", "summarizer")),
@@ -89,11 +91,13 @@ EXAMPLES = (
       'dutch = translator(text=greeting, src_lang="English", tgt_lang="Dutch")\nprint(dutch)',
       ("translator",)),
     E("Write down what is said in the `clip`.",
-      "`clip` (audio)", ("audio",),
+      "`clip` (audio, a recording: get its text with `transcriber(audio=clip)` first)",
+      ("audio",),
       "tool: `transcriber` to turn the audio into text.",
       'words = transcriber(audio=clip)\nprint(words)', ("transcriber",)),
     E("Listen to the `voicemail` and tell me at what time the caller will come.",
-      "`voicemail` (audio)", ("audio",),
+      "`voicemail` (audio, a recording: get its text with `transcriber(audio=voicemail)` "
+      "first)", ("audio",),
       "tools: `transcriber` to get the text of the voicemail, then `text_qa` to find the time "
       "in it.",
       'said = transcriber(audio=voicemail)\ntime = text_qa(text=said, question="At what time '
@@ -118,6 +122,58 @@ EXAMPLES = (
       "Polish.",
       'summary = summarizer(text=story)\npolish = translator(text=summary, src_lang="English", '
       'tgt_lang="Polish")\nprint(polish)', ("summarizer", "translator")),
+    # chains that start with a download or a transcript, or end with a translation
+    E("Put the text of the page at `homepage` into Italian.",
+      "`homepage` (str, a web address: get its text with `text_downloader(url=homepage)` "
+      "first)", ("str", "url"),
+      "tools: `text_downloader` to get the text of the page, then `translator` to put that "
+      "text into Italian.",
+      'page = text_downloader(url=homepage)\nitalian = translator(text=page, src_lang="English",'
+      ' tgt_lang="Italian")\nprint(italian)', ("text_downloader", "translator")),
+    E("Shorten the news at `news_link` and give the short version in Spanish.",
+      "`news_link` (str, a web address: get its text with `text_downloader(url=news_link)` "
+      "first)", ("str", "url"),
+      "tools: `text_downloader` to get the text of the page, `summarizer` to shorten it, then "
+      "`translator` to put the summary into Spanish.",
+      'page = text_downloader(url=news_link)\nsummary = summarizer(text=page)\nspanish = '
+      'translator(text=summary, src_lang="English", tgt_lang="Spanish")\nprint(spanish)',
+      ("text_downloader", "summarizer", "translator")),
+    E("Does the blog at `blog_url` talk about food, sport or money?",
+      "`blog_url` (str, a web address: get its text with `text_downloader(url=blog_url)` "
+      "first)", ("str", "url"),
+      "tools: `text_downloader` to get the text of the blog, then `zero_shot_classifier` to "
+      "pick its topic among the three labels of the task.",
+      'page = text_downloader(url=blog_url)\ntopic = zero_shot_classifier(text=page, labels=['
+      '"food", "sport", "money"])\nprint(f"The blog is about {topic}.")',
+      ("text_downloader", "zero_shot_classifier")),
+    E("Turn the `voice_message` into text and give it to me in Portuguese.",
+      "`voice_message` (audio, a recording: get its text with "
+      "`transcriber(audio=voice_message)` first)", ("audio",),
+      "tools: `transcriber` to get the text of the recording, then `translator` to put it "
+      "into Portuguese.",
+      'said = transcriber(audio=voice_message)\nportuguese = translator(text=said, '
+      'src_lang="English", tgt_lang="Portuguese")\nprint(portuguese)',
+      ("transcriber", "translator")),
+    E("Does the caller in the `call` sound happy or unhappy?",
+      "`call` (audio, a recording: get its text with `transcriber(audio=call)` first)",
+      ("audio",),
+      "tools: `transcriber` to get the words of the call, then `text_classifier` for their "
+      "sentiment.",
+      'said = transcriber(audio=call)\nmood = text_classifier(text=said)\n'
+      'print(f"The caller sounds {mood}.")', ("transcriber", "text_classifier")),
+    E("From the `faq`, find out when the shop closes, and tell me in Swedish.",
+      '`faq` (str, 480 characters: "Our shop is in the old town, next to the...")',
+      ("str",),
+      "tools: `text_qa` to find the closing time in the faq, then `translator` to put that "
+      "answer into Swedish.",
+      'answer = text_qa(text=faq, question="When does the shop close?")\nswedish = translator('
+      'text=answer, src_lang="English", tgt_lang="Swedish")\nprint(swedish)',
+      ("text_qa", "translator")),
+    E("Give me each of the `phrases` in Greek.",
+      '`phrases` (list of 3 str, the first: "Where is the bus stop?")', ("list",),
+      "tool: `translator` on each phrase, to put it into Greek.",
+      'for phrase in phrases:\n    greek = translator(text=phrase, src_lang="English", '
+      'tgt_lang="Greek")\n    print(greek)', ("translator",)),
     E("How many of the `names` start with the letter A?",
       '`names` (list of 6 str, the first: "Alice")', ("list",),
       "tools: none, since counting is plain Python.",
@@ -142,6 +198,9 @@ _CHOICES = re.compile(r"\w,\s+(?:an?\s+)?[\w -]+\s+or\s+\w")
 
 
 def _words(text) -> list:
+    """Word stems of ``text``, leaving out the names in backticks (the variables): a task about
+    the `message` must not pick an example because it loops over `messages`."""
+    text = re.sub(r"`[^`]*`", " ", text)
     return [w[:6] for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP]
 
 
@@ -172,7 +231,21 @@ def _features(task, kinds, extra="") -> dict:
         feats[f"kind:{kind}"] = 2  # a variable's kind (audio, a list, a URL) weighs double
     if _CHOICES.search(task):
         feats["kind:choices"] = 2  # the task names its options: "a, b or c"
+    if set(re.findall(r"[a-z]+", task.lower())) & _language_names():
+        feats["kind:language"] = 2  # the task names a language: a translation
     return feats
+
+
+_LANGUAGES = []
+
+
+def _language_names() -> frozenset:
+    """The one-word language names the translator accepts, lowercase ("french", "dutch")."""
+    if not _LANGUAGES:
+        from .languages import LANGUAGE_CODES
+
+        _LANGUAGES.append(frozenset(n.lower() for n in LANGUAGE_CODES if n.isalpha()))
+    return _LANGUAGES[0]
 
 
 def variable_kinds(variables) -> tuple:

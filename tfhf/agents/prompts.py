@@ -144,15 +144,43 @@ def _preview(value) -> str:
     return ""
 
 
-def describe_variables(variables) -> str:
+def _first_step(name, value, toolbox):
+    """For a web address or an audio passed in, the tool call that turns it into text
+    (``text_downloader(url=link)``), when ``toolbox`` has a tool for it; else None."""
+    if isinstance(value, str) and re.match(r"https?://\S+$", value.strip()):
+        want = lambda arg, spec: arg == "url"  # noqa: E731
+    elif _kind(value) == "audio":
+        want = lambda arg, spec: str(spec.get("type", "")) == "audio"  # noqa: E731
+    else:
+        return None
+    for tool_name, tool in (toolbox or {}).items():
+        inputs = getattr(tool, "inputs", None) or {}
+        if len(inputs) != 1 or getattr(tool, "output_type", "text") not in ("text", "string",
+                                                                             "str"):
+            continue
+        for arg, spec in inputs.items():
+            if want(arg, spec if isinstance(spec, dict) else {}):
+                return f"{tool_name}({arg}={name})"
+    return None
+
+
+def describe_variables(variables, toolbox=None) -> str:
     """The ``<<variables>>`` text: the names, types and a short preview of the variables passed
     to the agent, e.g. ```text` (str, 212 characters: "The city..."), `reviews` (list of 3 str,
-    the first: "A dull...")``; ``none`` when there are none."""
+    the first: "A dull...")``; ``none`` when there are none. A web address or an audio that a
+    tool of ``toolbox`` turns into text is shown as that first step instead of a preview
+    (```link` (str, a web address: get its text with `text_downloader(url=link)` first)``): a
+    small model otherwise hands the address itself to a text tool, or copies it."""
     parts = []
     for name, value in (variables or {}).items():
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             continue
         kind = _kind(value)
+        step = _first_step(name, value, toolbox)
+        if step:
+            what = "a web address" if kind == "str" else "a recording"
+            parts.append(f"`{name}` ({kind}, {what}: get its text with `{step}` first)")
+            continue
         if isinstance(value, (list, tuple)) and value:
             inner = {_kind(v) for v in value}
             kind += f" of {len(value)} {inner.pop()}" if len(inner) == 1 else \
