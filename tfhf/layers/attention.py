@@ -18,6 +18,7 @@ import math
 
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
+from tensorflow.python.ops import control_flow_util
 
 MASK_VALUE = -1e9
 
@@ -82,9 +83,14 @@ def attend(q, k, v, bias=None, dropout=None, training=False, scale=None,
     q/k/v (a ``mixed_bfloat16`` policy) the scores, mask, softmax and dropout stay in
     bfloat16, as Keras' own attention does under a mixed policy and PyTorch's bf16 autocast
     does (bfloat16 has float32's range; the encoders' parity within the mixed-precision
-    tolerance holds); otherwise they are float32.
+    tolerance holds); otherwise they are float32. Float32 inside an XLA program (see
+    :func:`normalize_after_values`): the scale goes onto q and the softmax's division onto
+    the context, so the probabilities (only computed when a caller uses them) cost no pass
+    of their own over the (len x len) scores.
     """
     scale = scale if scale is not None else 1.0 / math.sqrt(q.shape[-1])
+    if normalize_after_values(q):
+        return attend_normalized_after(q, k, v, bias, dropout, training, scale)
     scores = tf.matmul(q, k, transpose_b=True)
     dtype = tf.bfloat16 if bfloat16_softmax and scores.dtype == tf.bfloat16 else tf.float32
     scores = tf.cast(scores, dtype) * tf.cast(scale, dtype)
@@ -94,6 +100,31 @@ def attend(q, k, v, bias=None, dropout=None, training=False, scale=None,
     p = dropout(probs, training=training) if dropout is not None else probs
     ctx = tf.matmul(tf.cast(p, v.dtype), v)
     return ctx, tf.cast(probs, tf.float32)
+
+
+def attend_normalized_after(q, k, v, bias, dropout, training, scale):
+    """:func:`attend` in float32 with q pre-scaled and the row sums divided out of the
+    context (three passes over the scores: max, exponentials, sum)."""
+    scores = tf.matmul(q * scale if scale != 1.0 else q, k, transpose_b=True)
+    if bias is not None:
+        scores = scores + tf.cast(bias, tf.float32)
+    e = tf.exp(scores - tf.reduce_max(scores, axis=-1, keepdims=True))
+    total = tf.reduce_sum(e, axis=-1, keepdims=True)
+    p = dropout(e, training=training) if dropout is not None else e  # linear: same as on probs
+    ctx = tf.matmul(p, v) / total
+    return ctx, e / total
+
+
+def normalize_after_values(q) -> bool:
+    """Whether :func:`attend` divides by the softmax's row sums after the value product:
+    float32 inside an XLA program. There the scores' separate scale and division passes
+    (two of the five over a (heads, len, len) tensor) cost a ViT-B/16 layer at 577 tokens
+    ~3 ms of its ~19 ms of attention maths (docs/benchmarks.md, "Vision-language"); in
+    TF's own kernels the fused ``Softmax`` op is the faster one, and bfloat16 keeps
+    its scores' rounding as it was."""
+    if q.dtype != tf.float32 or tf.executing_eagerly():
+        return False
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def grouped_attention(q, k, v, bias, scale, softcap=None, dropout=None, training=False):

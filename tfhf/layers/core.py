@@ -10,7 +10,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from .._keras import add_weight, keras, register_serializable
-from .streamed import matmul_weight
+from .streamed import bias_row_apart, matmul_weight
 
 
 def normal_init(std):
@@ -56,6 +56,8 @@ class Dense(keras.layers.Layer):
         else:
             x = tf.cast(x, self.compute_dtype)
             y = matmul_weight(x, tf.cast(self.kernel, self.compute_dtype))
+            if self.bias is not None and bias_row_apart(y):
+                return y - (-tf.cast(self.bias, self.compute_dtype))
         if self.bias is not None:
             bias = tf.cast(self.bias, self.compute_dtype)
             # BiasAdd: fused into oneDNN's MatMul; its gradient is one BiasAddGrad

@@ -98,3 +98,19 @@ def matmul_weight(x, kernel, transpose_b=False):
     flat, (weight,) = tie(flat, weight)
     y = tf.matmul(flat, weight, transpose_b=True)
     return tf.reshape(y, tf.concat([lead, tf.shape(y)[-1:]], 0))
+
+
+def bias_row_apart(y) -> bool:
+    """Whether a ``Dense`` adds its bias to ``y`` as ``y - (-bias)`` (the same floats): one
+    float32 row while tracing an XLA program without a GPU.
+
+    XLA:CPU fuses a matrix-vector product with an ``add`` that follows into one output
+    fusion emitted as a single-threaded loop; the bare dot goes to Eigen, which splits it
+    over the intra-op threads, and XLA does not fuse a ``subtract`` into it. A batch-1
+    decode step is such products (q/k/v/out, the MLP, the LM head, all biased in BERT,
+    GPT-2, BART, BLIP): fused, all of a step's weight streaming ran on one core (16 biased
+    768 x 3072 products: 8 ms of CPU time, all on one thread; apart, split over two;
+    docs/benchmarks.md, "Vision-language")."""
+    if y.dtype != tf.float32 or y.shape[:-1].num_elements() != 1:
+        return False
+    return few_rows_on_xla_cpu(y)
