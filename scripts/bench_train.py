@@ -205,7 +205,12 @@ def main(argv=None):
     if args.no_torch_compile:
         makers = {k: v for k, v in makers.items() if "torch.compile" not in k}
     if args.only:
-        wanted = [s.strip() for s in args.only.split(",")]
+        wanted, part = [], ""  # names hold commas ("tfhf fit float32, graph"): rejoin
+        for piece in args.only.split(","):
+            part = f"{part},{piece}" if part else piece
+            if part.strip() in makers:
+                wanted.append(part.strip())
+                part = ""
         makers = {k: v for k, v in makers.items() if k in wanted}
 
     load_before = os.getloadavg()
