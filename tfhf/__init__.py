@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 
-from . import xla_cache
+from . import xla_cache, xla_flags
 
 __version__ = "0.1.0"
 
-# before TensorFlow runs anything: the opt-in persistent XLA cache ($TFHF_XLA_CACHE)
+# before XLA compiles anything: tfhf's XLA:CPU flags (the cache's folder name hashes them),
+# then the opt-in persistent XLA cache ($TFHF_XLA_CACHE)
+xla_flags.configure()
 xla_cache.configure()
 
 _LAZY = {

@@ -8,13 +8,15 @@ only), and the loop must carry the small weights, not a float32 copy of them.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 transformers = pytest.importorskip("transformers")
 
-from tfhf import TFAutoModelForCausalLM  # noqa: E402
+from tfhf import TFAutoModelForCausalLM, xla_flags  # noqa: E402
 from tfhf.quantization import ops, packing  # noqa: E402
 
 pytestmark = pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")),
@@ -74,3 +76,9 @@ def test_decode_loop_carries_the_small_weights(bits, group):
     small = "s8[40,96]" if bits == 8 else "u8[40,48]"
     for line in loops:  # the quantized weight, no float32 copy, is in the loop's state
         assert "f32[40,96]" not in line and small in line, line
+    if xla_flags.YNN_FLAG in os.environ.get("XLA_FLAGS", "") and bits == 4:
+        # the unpack, multiply and group sums in one loop fusion, not a YNNPACK reduce that
+        # reads a materialized float32 product (tfhf/xla_flags.py)
+        assert "__ynn_fusion" not in hlo
+        assert not [line for line in hlo.splitlines()
+                    if " fusion(" in line and "= f32[1,40,3,16]" in line]
