@@ -12,9 +12,9 @@ from . import xla_cache, xla_flags
 
 __version__ = "0.1.0"
 
-# before XLA compiles anything: tfhf's XLA:CPU flags (the cache's folder name hashes them),
-# then the opt-in persistent XLA cache ($TFHF_XLA_CACHE)
-xla_flags.configure()
+# before XLA compiles anything: tfhf's XLA:CPU flags when asked for ($TFHF_XLA_FLAGS=1; the
+# cache's folder name hashes them), then the opt-in persistent XLA cache ($TFHF_XLA_CACHE)
+xla_flags.configure_at_import()
 xla_cache.configure()
 
 _LAZY = {

@@ -9,6 +9,8 @@ only), and the loop must carry the small weights, not a float32 copy of them.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -76,9 +78,22 @@ def test_decode_loop_carries_the_small_weights(bits, group):
     small = "s8[40,96]" if bits == 8 else "u8[40,48]"
     for line in loops:  # the quantized weight, no float32 copy, is in the loop's state
         assert "f32[40,96]" not in line and small in line, line
-    if xla_flags.YNN_FLAG in os.environ.get("XLA_FLAGS", "") and bits == 4:
+    if xla_flags.in_effect() and bits == 4:
         # the unpack, multiply and group sums in one loop fusion, not a YNNPACK reduce that
         # reads a materialized float32 product (tfhf/xla_flags.py)
         assert "__ynn_fusion" not in hlo
         assert not [line for line in hlo.splitlines()
                     if " fusion(" in line and "= f32[1,40,3,16]" in line]
+
+
+def test_decode_loop_fuses_the_4bit_group_sums_with_the_flag():
+    """With tfhf's XLA flag set before TensorFlow starts (``TFHF_XLA_FLAGS=1``), the 4-bit
+    step is one loop fusion over the packed bytes, no YNNPACK reduce (tfhf/xla_flags.py)."""
+    env = {**os.environ, "TFHF_XLA_FLAGS": "1"}
+    env.pop("XLA_FLAGS", None)
+    code = ("from tfhf import xla_flags; assert xla_flags.in_effect(); import pytest, sys; "
+            f"sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', {__file__!r} + "
+            "'::test_decode_loop_carries_the_small_weights[4-32]']))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

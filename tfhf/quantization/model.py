@@ -15,6 +15,7 @@ A quantized model records what it did in ``model.quantization_config``:
 
 from __future__ import annotations
 
+from .. import xla_flags
 from ..errors import InvalidInputError, UnsupportedModelError
 from .spec import QUANT_METHOD, QuantSpec, parse_mode
 from .weight import SUFFIXES, quantize_layer_weight
@@ -81,6 +82,7 @@ def quantize_model(model, mode, group_size=None, *, values=True, only=None):
     for module, (layer, attr, out, n) in found.items():
         s = spec if only is None else only[module]
         plan[module] = (s, s.group_for(n, f" of '{module}' ({n} inputs)"))  # check all first
+    xla_flags.configure()  # for the fused 4-bit decode step (see tfhf/xla_flags.py)
     modules = {}
     for module, (s, group) in plan.items():
         layer, attr, out, n = found[module]
