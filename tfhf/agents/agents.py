@@ -32,7 +32,7 @@ from .examples import render_examples, select_examples
 from .interpreter import PRINT_OUTPUTS, InterpreterError, Limits, evaluate, evaluate_isolated
 from .literals import python_literal
 from .prompts import (CHAT_MESSAGE_PROMPT, CHAT_STOP, RETRY_MESSAGE, RUN_STOP, describe_tools,
-                      describe_variables, load_prompt, retry_prompt)
+                      describe_variables, is_web_address, load_prompt, retry_prompt)
 from .textgen import truncate_at_stops
 from .tools import Tool, ToolError
 
@@ -330,8 +330,7 @@ class Agent:
         return None
 
     def _step_problem(self, code, variables, task):
-        urls = {n for n, v in variables.items() if isinstance(v, str) and
-                re.match(r"https?://\S+$", v.strip())}
+        urls = {n for n, v in variables.items() if is_web_address(v)}
         downloader = next((n for n, t in self.toolbox.items()
                            if "url" in (getattr(t, "inputs", None) or {})), None)
         misused = misused_urls(code, urls, self.toolbox) if downloader else []

@@ -144,10 +144,15 @@ def _preview(value) -> str:
     return ""
 
 
+def is_web_address(value) -> bool:
+    """Whether a variable passed in is one web address (``http(s)://...``, nothing else)."""
+    return isinstance(value, str) and re.match(r"https?://\S+$", value.strip()) is not None
+
+
 def _first_step(name, value, toolbox):
     """For a web address or an audio passed in, the tool call that turns it into text
     (``text_downloader(url=link)``), when ``toolbox`` has a tool for it; else None."""
-    if isinstance(value, str) and re.match(r"https?://\S+$", value.strip()):
+    if is_web_address(value):
         want = lambda arg, spec: arg == "url"  # noqa: E731
     elif _kind(value) == "audio":
         want = lambda arg, spec: str(spec.get("type", "")) == "audio"  # noqa: E731
